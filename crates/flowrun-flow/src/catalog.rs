@@ -1,0 +1,94 @@
+//! The module catalog: plain data describing every connector and module the validator and the
+//! schema generator may refer to.
+//!
+//! `flowrun-flow` knows no connector by name. The binary builds a [`Catalog`] from the connector
+//! crates (later, from the registry) and passes it to the validator; tests write catalogs by hand.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Every connector known to one validation run.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Catalog {
+    pub connectors: Vec<ConnectorSpec>,
+}
+
+impl Catalog {
+    pub fn connector(&self, name: &str) -> Option<&ConnectorSpec> {
+        self.connectors.iter().find(|connector| connector.name == name)
+    }
+
+    pub fn connector_names(&self) -> impl Iterator<Item = &str> {
+        self.connectors.iter().map(|connector| connector.name.as_str())
+    }
+}
+
+/// One connector: its connection schema and its modules (triggers included).
+#[derive(Debug, Clone, Serialize)]
+pub struct ConnectorSpec {
+    /// The name used in `uses: <connector>.<module>` and `connections.*.connector`.
+    pub name: String,
+    /// One paragraph for `flowrun connectors`.
+    pub description: String,
+    /// JSON Schema of a connection's `config` block.
+    pub connection_schema: Value,
+    /// True when a module may run without a connection (`http.request` with an absolute URL).
+    pub connection_optional: bool,
+    pub modules: Vec<ModuleSpec>,
+}
+
+impl ConnectorSpec {
+    pub fn module(&self, name: &str) -> Option<&ModuleSpec> {
+        self.modules.iter().find(|module| module.name == name)
+    }
+}
+
+/// One module of a connector.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModuleSpec {
+    /// The name after the dot in `uses:`.
+    pub name: String,
+    pub kind: ModuleKind,
+    /// One paragraph for `flowrun connectors` and the editor.
+    pub description: String,
+    /// JSON Schema of the step's `with:` block (of the trigger's block for triggers).
+    pub params_schema: Value,
+    /// JSON Schema of the module's output.
+    pub output_schema: Value,
+}
+
+/// What a module does; the engine and `--dry-run` treat reads and writes differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModuleKind {
+    Trigger,
+    Search,
+    Get,
+    List,
+    Create,
+    Update,
+    Delete,
+    Action,
+    ApiCall,
+}
+
+impl ModuleKind {
+    /// True for modules that only read (they run under `--dry-run=reads`).
+    pub fn is_read_only(self) -> bool {
+        matches!(self, ModuleKind::Search | ModuleKind::Get | ModuleKind::List)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModuleKind::Trigger => "trigger",
+            ModuleKind::Search => "search",
+            ModuleKind::Get => "get",
+            ModuleKind::List => "list",
+            ModuleKind::Create => "create",
+            ModuleKind::Update => "update",
+            ModuleKind::Delete => "delete",
+            ModuleKind::Action => "action",
+            ModuleKind::ApiCall => "api_call",
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The typed model of flow files and the project file.
+
+pub mod duration;
+pub mod flow;
+pub mod pipeline;
+pub mod project;
+pub mod trigger;
+
+pub use flow::*;
+pub use pipeline::*;
+pub use project::*;
+pub use trigger::*;
