@@ -4,16 +4,48 @@
 //! `flowrun-flow` knows no connector by name. The binary builds a [`Catalog`] from the connector
 //! crates (later, from the registry) and passes it to the validator; tests write catalogs by hand.
 
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
 use serde::Serialize;
 use serde_json::Value;
 
 /// Every connector known to one validation run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Default, Serialize)]
 pub struct Catalog {
     pub connectors: Vec<ConnectorSpec>,
+    /// Compiled schemas by `connector` (its connection) and `connector.module`, built on first
+    /// use so that validating many files compiles each schema once.
+    #[serde(skip)]
+    validators: OnceLock<HashMap<String, jsonschema::Validator>>,
 }
 
 impl Catalog {
+    pub fn new(connectors: Vec<ConnectorSpec>) -> Catalog {
+        Catalog { connectors, validators: OnceLock::new() }
+    }
+
+    /// The compiled schema of a connection (`key` = connector) or a module's parameters
+    /// (`key` = `connector.module`). None when the schema does not compile, a connector bug
+    /// that the connector's own tests catch.
+    pub fn validator(&self, key: &str) -> Option<&jsonschema::Validator> {
+        let validators = self.validators.get_or_init(|| {
+            let mut validators = HashMap::new();
+            for connector in &self.connectors {
+                if let Ok(validator) = jsonschema::draft7::new(&connector.connection_schema) {
+                    validators.insert(connector.name.clone(), validator);
+                }
+                for module in &connector.modules {
+                    if let Ok(validator) = jsonschema::draft7::new(&module.params_schema) {
+                        validators.insert(format!("{}.{}", connector.name, module.name), validator);
+                    }
+                }
+            }
+            validators
+        });
+        validators.get(key)
+    }
+
     pub fn connector(&self, name: &str) -> Option<&ConnectorSpec> {
         self.connectors.iter().find(|connector| connector.name == name)
     }

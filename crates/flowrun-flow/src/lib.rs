@@ -10,3 +10,11 @@ pub mod model;
 pub mod yaml;
 
 pub use model::duration::Duration;
+pub mod diagnostic;
+pub mod references;
+pub mod schema;
+pub mod suggest;
+pub mod validate;
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use validate::{validate_flow, validate_project, validate_together, Context, FlowReport, ProjectReport};

@@ -75,7 +75,7 @@ pub fn parse(text: &str, limits: Limits) -> (Option<Node>, Vec<YamlError>) {
 }
 
 /// Decodes a file's bytes, reporting the line and column of the first invalid byte.
-pub(crate) fn decode(bytes: &[u8]) -> Result<&str, YamlError> {
+pub fn decode(bytes: &[u8]) -> Result<&str, YamlError> {
     std::str::from_utf8(bytes).map_err(|error| {
         let valid = std::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default();
         let valid = valid.strip_prefix('\u{feff}').unwrap_or(valid);

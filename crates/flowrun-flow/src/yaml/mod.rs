@@ -11,13 +11,13 @@ mod scalar;
 #[cfg(test)]
 mod tests;
 
-pub use build::{parse, Limits, YamlError, YamlErrorKind};
+pub use build::{decode, parse, Limits, YamlError, YamlErrorKind};
 
 use serde_json::Value;
 
 /// A position in the source: 1-based line and column, the column counted in characters.
 /// `offset` is the character index from the start of the text (a leading BOM excluded).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
 pub struct Pos {
     pub line: usize,
     pub column: usize,
@@ -25,7 +25,7 @@ pub struct Pos {
 }
 
 /// A range of the source, end exclusive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize)]
 pub struct Span {
     pub start: Pos,
     pub end: Pos,

@@ -1,0 +1,241 @@
+//! The validator: a file's bytes in, the typed model and every diagnostic out.
+//!
+//! Three passes, each reporting everything it finds: the YAML tree (syntax, duplicate keys,
+//! limits), the structure against the model's JSON Schema (unknown and missing keys, types,
+//! ids), then the meaning (modules, connections, references, cycles, cron, time zones). The
+//! typed model is deserialized only from a structurally valid tree.
+
+mod flow_checks;
+mod graph;
+mod project_checks;
+mod refs;
+mod structure;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use jsonschema::Validator;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use graph::{EdgeKind, StepGraph};
+
+use crate::catalog::Catalog;
+use crate::diagnostic::{sort_and_dedupe, Diagnostic};
+use crate::model::{Flow, Project};
+use crate::schema::{flow_schema, project_schema};
+use crate::yaml::{self, Limits, Node, Pos, Span, YamlError, YamlErrorKind};
+
+/// What the validator knows besides the file itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub catalog: &'a Catalog,
+    /// The project file that applies to the flow, already validated, with its path.
+    pub project: Option<(&'a Path, &'a Project)>,
+}
+
+/// The result of validating one flow file.
+#[derive(Debug, Clone)]
+pub struct FlowReport {
+    /// The flow, when its structure is valid (semantic errors may remain).
+    pub flow: Option<Flow>,
+    /// The positioned tree, when the YAML parsed.
+    pub tree: Option<Node>,
+    /// The step dependency graph, when the flow deserialized.
+    pub graph: Option<StepGraph>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl FlowReport {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// The result of validating a project file.
+#[derive(Debug, Clone)]
+pub struct ProjectReport {
+    pub project: Option<Project>,
+    pub tree: Option<Node>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Validates one flow file's bytes.
+pub fn validate_flow(path: &Path, bytes: &[u8], context: Context<'_>) -> FlowReport {
+    let mut report = FlowReport { flow: None, tree: None, graph: None, diagnostics: Vec::new() };
+    let parsed = parse_document::<Flow>(bytes, compiled_flow_schema(), "a flow file", &mut report.diagnostics);
+    if let Some((tree, flow)) = parsed {
+        if let Some(flow) = &flow {
+            let graph = flow_checks::check(flow, &tree, context, &mut report.diagnostics);
+            report.graph = Some(graph);
+        }
+        report.flow = flow;
+        report.tree = Some(tree);
+    }
+    finish(path, &mut report.diagnostics);
+    report
+}
+
+/// Validates a project file (`flowrun.yaml`).
+pub fn validate_project(path: &Path, bytes: &[u8], catalog: &Catalog) -> ProjectReport {
+    let mut report = ProjectReport { project: None, tree: None, diagnostics: Vec::new() };
+    let parsed = parse_document::<Project>(bytes, compiled_project_schema(), "a project file", &mut report.diagnostics);
+    if let Some((tree, project)) = parsed {
+        if let Some(project) = &project {
+            project_checks::check(project, &tree, catalog, &mut report.diagnostics);
+        }
+        report.project = project;
+        report.tree = Some(tree);
+    }
+    finish(path, &mut report.diagnostics);
+    report
+}
+
+/// A flow that passed its own checks, for the checks that span files.
+#[derive(Debug, Clone, Copy)]
+pub struct ValidatedFlow<'a> {
+    pub path: &'a Path,
+    pub flow: &'a Flow,
+    pub tree: &'a Node,
+}
+
+/// Checks across files validated together: flow ids are unique, and every profile of the
+/// project provides the connections each flow needs.
+pub fn validate_together(flows: &[ValidatedFlow<'_>], project: Option<(&Path, &Project)>) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for (index, flow) in flows.iter().enumerate() {
+        let first = flows[..index].iter().find(|earlier| earlier.flow.flow == flow.flow.flow);
+        if let Some(first) = first {
+            let span = flow.tree.get("flow").map_or_else(Span::default, |node| node.span);
+            let first_span = first.tree.get("flow").map_or_else(Span::default, |node| node.span);
+            let mut diagnostic = Diagnostic::error("duplicate-flow-id", span, format!("flow id `{}` is used by another flow", flow.flow.flow))
+                .with_label("second use")
+                .with_help(format!("flow ids are unique in a repository; `{}` already uses it", first.path.display()))
+                .with_related(format!("first used in {}", first.path.display()), first_span);
+            diagnostic.file = flow.path.to_path_buf();
+            diagnostics.push(diagnostic);
+        }
+        if let Some((_, project)) = project {
+            for mut diagnostic in project_checks::missing_profile_connections(flow.flow, flow.tree, project) {
+                diagnostic.file = flow.path.to_path_buf();
+                diagnostics.push(diagnostic);
+            }
+        }
+    }
+    sort_and_dedupe(&mut diagnostics);
+    diagnostics
+}
+
+fn finish(path: &Path, diagnostics: &mut Vec<Diagnostic>) {
+    for diagnostic in diagnostics.iter_mut() {
+        diagnostic.file = PathBuf::from(path);
+    }
+    sort_and_dedupe(diagnostics);
+}
+
+/// Parse, check the structure, and deserialize. Returns the tree (if the YAML parsed) and the
+/// typed value (if the structure is valid).
+fn parse_document<T: DeserializeOwned>(bytes: &[u8], schema: &(Value, Validator), what: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<(Node, Option<T>)> {
+    let text = match yaml::decode(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            diagnostics.push(yaml_diagnostic(&error, ""));
+            return None;
+        }
+    };
+    let (tree, yaml_errors) = yaml::parse(text, Limits::default());
+    diagnostics.extend(yaml_errors.iter().map(|error| yaml_diagnostic(error, text)));
+    let Some(tree) = tree else {
+        if yaml_errors.is_empty() {
+            diagnostics.push(
+                Diagnostic::error("empty-file", Span::point(Pos { line: 1, column: 1, offset: 0 }), format!("the file is empty: expected {what}"))
+                    .with_help(empty_help(what)),
+            );
+        }
+        return None;
+    };
+    let (schema, validator) = schema;
+    let target = structure::Target { node: &tree, schema, validator, templates_allowed: false, context: String::new() };
+    let structural = structure::check(&target);
+    let valid = structural.is_empty();
+    diagnostics.extend(structural);
+    if !valid || yaml_errors.iter().any(|error| !matches!(error.kind, YamlErrorKind::DuplicateKey { .. } | YamlErrorKind::MultipleDocuments)) {
+        return Some((tree, None));
+    }
+    match serde_json::from_value::<T>(tree.to_json()) {
+        Ok(value) => Some((tree, Some(value))),
+        Err(error) => {
+            // The schema accepted what serde refused: say so at the top rather than hide it.
+            diagnostics.push(Diagnostic::error("invalid-value", Span::point(tree.span.start), error.to_string()));
+            Some((tree, None))
+        }
+    }
+}
+
+fn empty_help(what: &str) -> String {
+    if what == "a flow file" {
+        "a flow needs at least `flow: <id>` and `steps:`; see flows/ for examples".to_owned()
+    } else {
+        "a project file holds `connections`, `state`, `secrets_file` or `profiles`".to_owned()
+    }
+}
+
+fn yaml_diagnostic(error: &YamlError, text: &str) -> Diagnostic {
+    let span = error.span;
+    let message = error.kind.to_string();
+    match &error.kind {
+        YamlErrorKind::Syntax(info) => {
+            let line = text.lines().nth(span.start.line.saturating_sub(1)).unwrap_or_default();
+            let help = if info.contains("tab") || line.starts_with(|c: char| c == '\t') {
+                "YAML indents with spaces, never tabs: replace the tabs at the start of the line".to_owned()
+            } else if line.contains("{{") {
+                "a value holding a template must be quoted: `key: \"{{ … }}\"`".to_owned()
+            } else {
+                "check the indentation and quoting on this line or the one before it".to_owned()
+            };
+            Diagnostic::error("yaml-syntax", span, message).with_label("here").with_help(help)
+        }
+        YamlErrorKind::InvalidUtf8 => {
+            Diagnostic::error("invalid-utf8", span, message).with_label("not UTF-8").with_help("save the file as UTF-8")
+        }
+        YamlErrorKind::DuplicateKey { first_line, .. } => Diagnostic::error("duplicate-key", span, message)
+            .with_label("defined again here")
+            .with_help(format!("remove one of the two, or merge them (the first is on line {first_line})")),
+        YamlErrorKind::TooDeep { .. } => {
+            Diagnostic::error("yaml-too-deep", span, message).with_label("too deep").with_help("flatten the structure; flow files never need this depth")
+        }
+        YamlErrorKind::AliasBudget { .. } => Diagnostic::error("yaml-alias-budget", span, message)
+            .with_label("expansion stops here")
+            .with_help("aliases that reference aliases grow exponentially; write the values out or use fewer levels"),
+        YamlErrorKind::UnknownAlias => {
+            Diagnostic::error("yaml-syntax", span, message).with_help("define the anchor (`&name`) before using it (`*name`)")
+        }
+        YamlErrorKind::MultipleDocuments => Diagnostic::error("yaml-multiple-documents", span, message)
+            .with_label("second document")
+            .with_help("put each flow in its own file; remove this `---`"),
+        YamlErrorKind::ComplexKey { .. } => {
+            Diagnostic::error("yaml-complex-key", span, message).with_help("quote the key: write it as a string")
+        }
+        YamlErrorKind::UnsupportedTag { .. } => {
+            Diagnostic::error("yaml-tag", span, message).with_help("flow files use plain YAML; remove the tag")
+        }
+        YamlErrorKind::UnquotedTemplate { text } => Diagnostic::error("unquoted-template", span, message)
+            .with_label("read as a mapping")
+            .with_help(format!("quote the template: \"{text}\"")),
+    }
+}
+
+fn compiled_flow_schema() -> &'static (Value, Validator) {
+    static SCHEMA: OnceLock<(Value, Validator)> = OnceLock::new();
+    SCHEMA.get_or_init(|| compile(flow_schema()))
+}
+
+fn compiled_project_schema() -> &'static (Value, Validator) {
+    static SCHEMA: OnceLock<(Value, Validator)> = OnceLock::new();
+    SCHEMA.get_or_init(|| compile(project_schema()))
+}
+
+fn compile(schema: Value) -> (Value, Validator) {
+    let validator = jsonschema::draft7::new(&schema).expect("the model's own schema compiles (a unit test checks it)");
+    (schema, validator)
+}
