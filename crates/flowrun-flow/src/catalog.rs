@@ -22,7 +22,10 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn new(connectors: Vec<ConnectorSpec>) -> Catalog {
-        Catalog { connectors, validators: OnceLock::new() }
+        Catalog {
+            connectors,
+            validators: OnceLock::new(),
+        }
     }
 
     /// The compiled schema of a connection (`key` = connector) or a module's parameters

@@ -63,7 +63,10 @@ impl Diagnostic {
     }
 
     pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(code, span, message) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(code, span, message)
+        }
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
@@ -82,7 +85,10 @@ impl Diagnostic {
     }
 
     pub fn with_related(mut self, message: impl Into<String>, span: Span) -> Diagnostic {
-        self.related.push(Related { message: message.into(), span });
+        self.related.push(Related {
+            message: message.into(),
+            span,
+        });
         self
     }
 
@@ -94,8 +100,7 @@ impl Diagnostic {
 /// Sorts diagnostics by position, errors before warnings at the same place, and drops exact
 /// repeats (two checks may find one problem).
 pub fn sort_and_dedupe(diagnostics: &mut Vec<Diagnostic>) {
-    diagnostics.sort_by(|a, b| {
-        (&a.file, a.span.start, a.severity, a.code).cmp(&(&b.file, b.span.start, b.severity, b.code))
-    });
+    diagnostics
+        .sort_by(|a, b| (&a.file, a.span.start, a.severity, a.code).cmp(&(&b.file, b.span.start, b.severity, b.code)));
     diagnostics.dedup_by(|a, b| a.file == b.file && a.span == b.span && a.code == b.code && a.message == b.message);
 }

@@ -17,4 +17,4 @@ pub mod suggest;
 pub mod validate;
 
 pub use diagnostic::{Diagnostic, Severity};
-pub use validate::{validate_flow, validate_project, validate_together, Context, FlowReport, ProjectReport};
+pub use validate::{Context, FlowReport, ProjectReport, validate_flow, validate_project, validate_together};

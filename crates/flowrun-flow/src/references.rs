@@ -9,7 +9,10 @@
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Reference {
     /// `steps.<id>` and the attribute read after it (`output`, `status`, `error`), if any.
-    Step { id: String, field: Option<String> },
+    Step {
+        id: String,
+        field: Option<String>,
+    },
     Input(String),
     Secret(String),
     Env(String),
@@ -76,17 +79,22 @@ fn root_reference(expression: &str, name: &str, end: usize) -> (Option<Reference
         "secrets" => Reference::Secret,
         "env" => Reference::Env,
         _ => {
-            let context = CONTEXT_NAMES.iter().find(|known| **known == name).map(|known| Reference::Context(known));
+            let context = CONTEXT_NAMES
+                .iter()
+                .find(|known| **known == name)
+                .map(|known| Reference::Context(known));
             return (context, end);
         }
     };
-    let Some((member, after_member)) = member_at(expression, end) else { return (None, end) };
+    let Some((member, after_member)) = member_at(expression, end) else {
+        return (None, end);
+    };
     let mut reference = make(member);
-    if let Reference::Step { field, .. } = &mut reference {
-        if let Some((name, after_field)) = member_at(expression, after_member) {
-            *field = Some(name);
-            return (Some(reference), after_field);
-        }
+    if let Reference::Step { field, .. } = &mut reference
+        && let Some((name, after_field)) = member_at(expression, after_member)
+    {
+        *field = Some(name);
+        return (Some(reference), after_field);
     }
     (Some(reference), after_member)
 }
@@ -155,27 +163,43 @@ mod tests {
     use super::*;
 
     fn step(id: &str, field: Option<&str>) -> Reference {
-        Reference::Step { id: id.into(), field: field.map(Into::into) }
+        Reference::Step {
+            id: id.into(),
+            field: field.map(Into::into),
+        }
     }
 
     #[test]
     fn finds_paths_in_templates() {
-        let found = template_references("{{ steps.accounts.output.records | length }} of {{ inputs['since'] }} {% if item.x %}{{ secrets.KEY }}{% endif %}");
+        let found = template_references(
+            "{{ steps.accounts.output.records | length }} of {{ inputs['since'] }} {% if item.x %}{{ secrets.KEY }}{% endif %}",
+        );
         assert_eq!(
             found,
-            vec![step("accounts", Some("output")), Reference::Input("since".into()), Reference::Context("item"), Reference::Secret("KEY".into())]
+            vec![
+                step("accounts", Some("output")),
+                Reference::Input("since".into()),
+                Reference::Context("item"),
+                Reference::Secret("KEY".into())
+            ]
         );
     }
 
     #[test]
     fn ignores_text_outside_delimiters_and_inside_string_literals() {
         assert!(template_references("steps.a.output {{ 'steps.b.output' }}").is_empty());
-        assert_eq!(template_references("{{ steps[\"b\"].status }}"), vec![step("b", Some("status"))]);
+        assert_eq!(
+            template_references("{{ steps[\"b\"].status }}"),
+            vec![step("b", Some("status"))]
+        );
     }
 
     #[test]
     fn bare_expressions_and_attributes_of_other_names() {
-        assert_eq!(expression_references("item.email1 and env.HOME"), vec![Reference::Context("item"), Reference::Env("HOME".into())]);
+        assert_eq!(
+            expression_references("item.email1 and env.HOME"),
+            vec![Reference::Context("item"), Reference::Env("HOME".into())]
+        );
         assert!(expression_references("x.steps.a").is_empty());
         assert_eq!(expression_references("steps.a"), vec![step("a", None)]);
     }

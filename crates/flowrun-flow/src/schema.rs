@@ -2,20 +2,24 @@
 //! (`flowrun schema`, `schemas/flow.schema.json`) that also embeds every module's parameters.
 
 use schemars::generate::SchemaSettings;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::catalog::{Catalog, ModuleKind};
 use crate::model::{Flow, Project};
 
 /// The flow file's schema from the model alone (draft-07, which yaml-language-server reads).
 pub fn flow_schema() -> Value {
-    let schema = SchemaSettings::draft07().into_generator().into_root_schema_for::<Flow>();
+    let schema = SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<Flow>();
     Value::from(schema)
 }
 
 /// The project file's schema (draft-07).
 pub fn project_schema() -> Value {
-    let schema = SchemaSettings::draft07().into_generator().into_root_schema_for::<Project>();
+    let schema = SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<Project>();
     Value::from(schema)
 }
 
@@ -62,7 +66,10 @@ pub fn editor_flow_schema(catalog: &Catalog) -> Value {
         .flat_map(|connector| connector.modules.iter().map(move |module| (connector, module)))
         .filter(|(_, module)| module.kind == ModuleKind::Trigger)
         .map(|(connector, module)| {
-            (format!("{}.{}", connector.name, module.name), with_description(&module.params_schema, &module.description))
+            (
+                format!("{}.{}", connector.name, module.name),
+                with_description(&module.params_schema, &module.description),
+            )
         })
         .collect();
 
@@ -85,7 +92,11 @@ pub fn editor_flow_schema(catalog: &Catalog) -> Value {
             }
             connection.insert("allOf".into(), Value::Array(connector_rules));
         }
-        if let Some(trigger) = definitions.get_mut("Trigger").and_then(|t| t.get_mut("properties")).and_then(Value::as_object_mut) {
+        if let Some(trigger) = definitions
+            .get_mut("Trigger")
+            .and_then(|t| t.get_mut("properties"))
+            .and_then(Value::as_object_mut)
+        {
             trigger.extend(trigger_properties);
         }
     }
@@ -96,7 +107,9 @@ fn with_description(schema: &Value, description: &str) -> Value {
     let mut schema = schema.clone();
     if let Some(object) = schema.as_object_mut() {
         object.remove("$schema");
-        object.entry("description").or_insert_with(|| Value::String(description.to_owned()));
+        object
+            .entry("description")
+            .or_insert_with(|| Value::String(description.to_owned()));
     }
     schema
 }

@@ -6,7 +6,9 @@ pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a st
     candidates
         .into_iter()
         .map(|candidate| (strsim::damerau_levenshtein(input, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= limit || (candidate.starts_with(input) && input.len() >= 3))
+        .filter(|(distance, candidate)| {
+            *distance > 0 && *distance <= limit || (candidate.starts_with(input) && input.len() >= 3)
+        })
         .min_by_key(|(distance, _)| *distance)
         .map(|(_, candidate)| candidate)
 }

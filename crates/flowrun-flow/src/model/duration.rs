@@ -30,7 +30,9 @@ impl FromStr for Duration {
     type Err = DurationError;
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let error = || DurationError { input: input.to_owned() };
+        let error = || DurationError {
+            input: input.to_owned(),
+        };
         let digits_end = input.find(|c: char| !c.is_ascii_digit()).ok_or_else(error)?;
         let (number, unit) = input.split_at(digits_end);
         let number: u64 = number.parse().map_err(|_| error())?;
@@ -52,7 +54,7 @@ impl fmt::Display for Duration {
         let millis = self.0.as_millis();
         let units = [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
         for (size, unit) in units {
-            if millis >= size && millis % size == 0 {
+            if millis >= size && millis.is_multiple_of(size) {
                 return write!(f, "{}{unit}", millis / size);
             }
         }
@@ -95,7 +97,11 @@ mod tests {
     fn parses_every_unit_and_prints_it_back() {
         for text in ["500ms", "30s", "5m", "2h", "1d", "0s"] {
             let duration: Duration = text.parse().unwrap();
-            let shown = if text == "0s" { "0ms".to_owned() } else { text.to_owned() };
+            let shown = if text == "0s" {
+                "0ms".to_owned()
+            } else {
+                text.to_owned()
+            };
             assert_eq!(duration.to_string(), shown);
         }
         assert_eq!("90s".parse::<Duration>().unwrap().as_std().as_secs(), 90);

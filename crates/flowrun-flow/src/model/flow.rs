@@ -228,8 +228,9 @@ pub enum Backoff {
     Exponential,
 }
 
-/// A kind of failure that may be retried.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// A kind of failure that may be retried. `429` may be written with or without quotes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Value")]
 pub enum RetryOn {
     #[serde(rename = "timeout")]
     Timeout,
@@ -241,6 +242,41 @@ pub enum RetryOn {
     ServerError,
     #[serde(rename = "4xx")]
     ClientError,
+}
+
+impl TryFrom<Value> for RetryOn {
+    type Error = String;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        match value
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| value.to_string())
+            .as_str()
+        {
+            "timeout" => Ok(RetryOn::Timeout),
+            "connect" => Ok(RetryOn::Connect),
+            "429" => Ok(RetryOn::TooManyRequests),
+            "5xx" => Ok(RetryOn::ServerError),
+            "4xx" => Ok(RetryOn::ClientError),
+            other => Err(format!(
+                "`{other}` is not a retryable failure: use timeout, connect, 429, 5xx or 4xx"
+            )),
+        }
+    }
+}
+
+impl JsonSchema for RetryOn {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "RetryOn".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A failure to retry: `timeout`, `connect` (no connection made), `429` (rate limited), `5xx` or `4xx` responses.",
+            "enum": ["timeout", "connect", "429", 429, "5xx", "4xx"],
+        })
+    }
 }
 
 /// What happens after retries are spent: `fail`, `ignore`, `break`, or `{ resume: <value> }`.

@@ -10,10 +10,10 @@ use crate::references::Reference;
 use crate::suggest::help_for_unknown;
 use crate::yaml::{Node, Span};
 
-use super::graph::{EdgeKind, StepGraph};
-use super::refs::{step_refs, template_refs, FoundRef};
-use super::structure::{self, Target};
 use super::Context;
+use super::graph::{EdgeKind, StepGraph};
+use super::refs::{FoundRef, step_refs, template_refs};
+use super::structure::{self, Target};
 
 /// One step with its node and where it sits.
 struct StepSite<'a> {
@@ -29,11 +29,17 @@ struct Connections<'a> {
 
 impl Connections<'_> {
     fn connector_of(&self, name: &str) -> Option<&str> {
-        self.by_name.iter().find(|(connection, _)| *connection == name).map(|(_, connector)| *connector)
+        self.by_name
+            .iter()
+            .find(|(connection, _)| *connection == name)
+            .map(|(_, connector)| *connector)
     }
 
     fn of_connector<'s>(&'s self, connector: &'s str) -> impl Iterator<Item = &'s str> + 's {
-        self.by_name.iter().filter(move |(_, of)| *of == connector).map(|(name, _)| *name)
+        self.by_name
+            .iter()
+            .filter(move |(_, of)| *of == connector)
+            .map(|(name, _)| *name)
     }
 }
 
@@ -62,17 +68,39 @@ pub(super) fn check(flow: &Flow, tree: &Node, context: Context<'_>, out: &mut Ve
 
 fn step_sites<'a>(flow: &'a Flow, tree: &'a Node) -> Vec<StepSite<'a>> {
     let nodes = |key| tree.get(key).and_then(Node::as_seq).unwrap_or_default();
-    let main = flow.steps.iter().zip(nodes("steps")).map(|(step, node)| StepSite { step, node, on_failure: false });
-    let on_failure = flow.on_failure.iter().zip(nodes("on_failure")).map(|(step, node)| StepSite { step, node, on_failure: true });
+    let main = flow.steps.iter().zip(nodes("steps")).map(|(step, node)| StepSite {
+        step,
+        node,
+        on_failure: false,
+    });
+    let on_failure = flow
+        .on_failure
+        .iter()
+        .zip(nodes("on_failure"))
+        .map(|(step, node)| StepSite {
+            step,
+            node,
+            on_failure: true,
+        });
     main.chain(on_failure).collect()
 }
 
 fn available_connections<'a>(flow: &'a Flow, context: Context<'a>) -> Connections<'a> {
-    let mut by_name: Vec<(&str, &str)> = flow.connections.iter().map(|(name, connection)| (name.as_str(), connection.connector.as_str())).collect();
+    let mut by_name: Vec<(&str, &str)> = flow
+        .connections
+        .iter()
+        .map(|(name, connection)| (name.as_str(), connection.connector.as_str()))
+        .collect();
     if let Some((_, project)) = context.project {
-        let project_connections = project.connections.iter().map(|(name, connection)| (name.as_str(), connection.connector.as_str()));
+        let project_connections = project
+            .connections
+            .iter()
+            .map(|(name, connection)| (name.as_str(), connection.connector.as_str()));
         let profile_connections = project.profiles.values().flat_map(|profile| {
-            profile.connections.iter().filter_map(|(name, overlay)| Some((name.as_str(), overlay.connector.as_deref()?)))
+            profile
+                .connections
+                .iter()
+                .filter_map(|(name, overlay)| Some((name.as_str(), overlay.connector.as_deref()?)))
         });
         for (name, connector) in project_connections.chain(profile_connections) {
             if !by_name.iter().any(|(existing, _)| *existing == name) {
@@ -98,10 +126,17 @@ fn check_step_ids(sites: &[StepSite<'_>], out: &mut Vec<Diagnostic>) {
         let span = value_span(site.node, "id");
         match first_seen.get(site.step.id.as_str()) {
             Some(first) => out.push(
-                Diagnostic::error("duplicate-step-id", span, format!("duplicate step id `{}`", site.step.id))
-                    .with_label("used again here")
-                    .with_help(format!("step ids are unique in a flow (first used on line {}); rename one", first.start.line))
-                    .with_related("first used here", *first),
+                Diagnostic::error(
+                    "duplicate-step-id",
+                    span,
+                    format!("duplicate step id `{}`", site.step.id),
+                )
+                .with_label("used again here")
+                .with_help(format!(
+                    "step ids are unique in a flow (first used on line {}); rename one",
+                    first.start.line
+                ))
+                .with_related("first used here", *first),
             ),
             None => {
                 first_seen.insert(&site.step.id, span);
@@ -111,9 +146,13 @@ fn check_step_ids(sites: &[StepSite<'_>], out: &mut Vec<Diagnostic>) {
 }
 
 fn check_connection_blocks(flow: &Flow, tree: &Node, catalog: &Catalog, out: &mut Vec<Diagnostic>) {
-    let Some(connections_node) = tree.get("connections") else { return };
+    let Some(connections_node) = tree.get("connections") else {
+        return;
+    };
     for (name, connection) in &flow.connections {
-        let Some(node) = connections_node.get(name) else { continue };
+        let Some(node) = connections_node.get(name) else {
+            continue;
+        };
         check_connection(name, &connection.connector, node, catalog, out);
     }
 }
@@ -122,13 +161,23 @@ fn check_connection_blocks(flow: &Flow, tree: &Node, catalog: &Catalog, out: &mu
 pub(super) fn check_connection(name: &str, connector: &str, node: &Node, catalog: &Catalog, out: &mut Vec<Diagnostic>) {
     let Some(spec) = catalog.connector(connector) else {
         out.push(
-            Diagnostic::error("unknown-connector", value_span(node, "connector"), format!("unknown connector `{connector}` in connection `{name}`"))
-                .with_label("unknown connector")
-                .with_help_opt(help_for_unknown(connector, catalog.connector_names(), "known connectors")),
+            Diagnostic::error(
+                "unknown-connector",
+                value_span(node, "connector"),
+                format!("unknown connector `{connector}` in connection `{name}`"),
+            )
+            .with_label("unknown connector")
+            .with_help_opt(help_for_unknown(
+                connector,
+                catalog.connector_names(),
+                "known connectors",
+            )),
         );
         return;
     };
-    let (Some(config), Some(validator)) = (node.get("config"), catalog.validator(&spec.name)) else { return };
+    let (Some(config), Some(validator)) = (node.get("config"), catalog.validator(&spec.name)) else {
+        return;
+    };
     let target = Target {
         node: config,
         schema: &spec.connection_schema,
@@ -139,26 +188,44 @@ pub(super) fn check_connection(name: &str, connector: &str, node: &Node, catalog
     out.extend(structure::check(&target));
 }
 
-fn check_step(site: &StepSite<'_>, connections: &Connections<'_>, catalog: &Catalog, used: &mut HashSet<String>, out: &mut Vec<Diagnostic>) {
+fn check_step(
+    site: &StepSite<'_>,
+    connections: &Connections<'_>,
+    catalog: &Catalog,
+    used: &mut HashSet<String>,
+    out: &mut Vec<Diagnostic>,
+) {
     let (step, node) = (site.step, site.node);
     match (&step.uses, &step.transform) {
         (None, None) => out.push(
-            Diagnostic::error("missing-key", key_span(node, "id"), format!("step `{}` needs `uses` or `transform`", step.id))
-                .with_label("neither `uses` nor `transform`")
-                .with_help("add `uses: <connector>.<module>` to call a connector, or `transform:` for a pipeline"),
+            Diagnostic::error(
+                "missing-key",
+                key_span(node, "id"),
+                format!("step `{}` needs `uses` or `transform`", step.id),
+            )
+            .with_label("neither `uses` nor `transform`")
+            .with_help("add `uses: <connector>.<module>` to call a connector, or `transform:` for a pipeline"),
         ),
         (Some(_), Some(_)) => out.push(
-            Diagnostic::error("conflicting-keys", key_span(node, "transform"), format!("step `{}` has both `uses` and `transform`", step.id))
-                .with_label("second kind of step")
-                .with_help("a step either calls a module (`uses`) or transforms data (`transform`); split it in two steps"),
+            Diagnostic::error(
+                "conflicting-keys",
+                key_span(node, "transform"),
+                format!("step `{}` has both `uses` and `transform`", step.id),
+            )
+            .with_label("second kind of step")
+            .with_help("a step either calls a module (`uses`) or transforms data (`transform`); split it in two steps"),
         ),
         (Some(uses), None) => check_module_step(site, uses, connections, catalog, used, out),
         (None, Some(_)) => {
             for key in ["with", "connection"] {
                 if node.get(key).is_some() {
                     out.push(
-                        Diagnostic::error("conflicting-keys", key_span(node, key), format!("`{key}` has no meaning on a transform step"))
-                            .with_help(format!("remove `{key}`, or make the step call a module with `uses`")),
+                        Diagnostic::error(
+                            "conflicting-keys",
+                            key_span(node, key),
+                            format!("`{key}` has no meaning on a transform step"),
+                        )
+                        .with_help(format!("remove `{key}`, or make the step call a module with `uses`")),
                     );
                 }
             }
@@ -168,49 +235,93 @@ fn check_step(site: &StepSite<'_>, connections: &Connections<'_>, catalog: &Cata
         for key in ["concurrency", "item_key"] {
             if node.get(key).is_some() {
                 out.push(
-                    Diagnostic::error("needs-for-each", key_span(node, key), format!("`{key}` without `for_each` in step `{}`", step.id))
-                        .with_label("only for `for_each` steps")
-                        .with_help(format!("add `for_each: \"{{{{ … }}}}\"` to run the step per item, or remove `{key}`")),
+                    Diagnostic::error(
+                        "needs-for-each",
+                        key_span(node, key),
+                        format!("`{key}` without `for_each` in step `{}`", step.id),
+                    )
+                    .with_label("only for `for_each` steps")
+                    .with_help(format!(
+                        "add `for_each: \"{{{{ … }}}}\"` to run the step per item, or remove `{key}`"
+                    )),
                 );
             }
         }
     }
 }
 
-fn check_module_step(site: &StepSite<'_>, uses: &str, connections: &Connections<'_>, catalog: &Catalog, used: &mut HashSet<String>, out: &mut Vec<Diagnostic>) {
+fn check_module_step(
+    site: &StepSite<'_>,
+    uses: &str,
+    connections: &Connections<'_>,
+    catalog: &Catalog,
+    used: &mut HashSet<String>,
+    out: &mut Vec<Diagnostic>,
+) {
     let (step, node) = (site.step, site.node);
     let uses_span = value_span(node, "uses");
     let Some((connector_name, module_name)) = uses.split_once('.') else {
         out.push(
             Diagnostic::error("invalid-uses", uses_span, format!("`{uses}` does not name a module"))
                 .with_label("expected `<connector>.<module>`")
-                .with_help_opt(help_for_unknown(uses, all_module_names(catalog).iter().map(String::as_str), "write `<connector>.<module>`, e.g.")),
+                .with_help_opt(help_for_unknown(
+                    uses,
+                    all_module_names(catalog).iter().map(String::as_str),
+                    "write `<connector>.<module>`, e.g.",
+                )),
         );
         return;
     };
     let Some(connector) = catalog.connector(connector_name) else {
         out.push(
-            Diagnostic::error("unknown-connector", uses_span, format!("unknown connector `{connector_name}`"))
-                .with_label("unknown connector")
-                .with_help_opt(help_for_unknown(connector_name, catalog.connector_names(), "known connectors")),
+            Diagnostic::error(
+                "unknown-connector",
+                uses_span,
+                format!("unknown connector `{connector_name}`"),
+            )
+            .with_label("unknown connector")
+            .with_help_opt(help_for_unknown(
+                connector_name,
+                catalog.connector_names(),
+                "known connectors",
+            )),
         );
         return;
     };
-    let module = connector.module(module_name).filter(|module| module.kind != ModuleKind::Trigger);
+    let module = connector
+        .module(module_name)
+        .filter(|module| module.kind != ModuleKind::Trigger);
     let Some(module) = module else {
-        let names = connector.modules.iter().filter(|module| module.kind != ModuleKind::Trigger).map(|module| module.name.as_str());
+        let names = connector
+            .modules
+            .iter()
+            .filter(|module| module.kind != ModuleKind::Trigger)
+            .map(|module| module.name.as_str());
         out.push(
-            Diagnostic::error("unknown-module", uses_span, format!("connector `{connector_name}` has no module `{module_name}`"))
-                .with_label("unknown module")
-                .with_help_opt(help_for_unknown(module_name, names, "its modules")),
+            Diagnostic::error(
+                "unknown-module",
+                uses_span,
+                format!("connector `{connector_name}` has no module `{module_name}`"),
+            )
+            .with_label("unknown module")
+            .with_help_opt(help_for_unknown(module_name, names, "its modules")),
         );
         return;
     };
     let key = format!("{connector_name}.{module_name}");
     if let Some(validator) = catalog.validator(&key) {
-        let empty = Node { value: crate::yaml::NodeValue::Map(Vec::new()), span: Span::point(node.span.start) };
+        let empty = Node {
+            value: crate::yaml::NodeValue::Map(Vec::new()),
+            span: Span::point(node.span.start),
+        };
         let with_node = node.get("with").unwrap_or(&empty);
-        let target = Target { node: with_node, schema: &module.params_schema, validator, templates_allowed: true, context: format!(" in `with` of step `{}` ({key})", step.id) };
+        let target = Target {
+            node: with_node,
+            schema: &module.params_schema,
+            validator,
+            templates_allowed: true,
+            context: format!(" in `with` of step `{}` ({key})", step.id),
+        };
         let mut found = structure::check(&target);
         if node.get("with").is_none() {
             // Point at the step rather than at an empty `with` that does not exist.
@@ -260,94 +371,182 @@ fn check_module_step(site: &StepSite<'_>, uses: &str, connections: &Connections<
     }
 }
 
-fn check_trigger(trigger: &Trigger, tree: &Node, connections: &Connections<'_>, catalog: &Catalog, used: &mut HashSet<String>, out: &mut Vec<Diagnostic>) {
-    let Some(trigger_node) = tree.get("trigger") else { return };
+fn check_trigger(
+    trigger: &Trigger,
+    tree: &Node,
+    connections: &Connections<'_>,
+    catalog: &Catalog,
+    used: &mut HashSet<String>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(trigger_node) = tree.get("trigger") else {
+        return;
+    };
     match trigger {
         Trigger::Schedule(schedule) => {
-            let Some(node) = trigger_node.get("schedule") else { return };
+            let Some(node) = trigger_node.get("schedule") else {
+                return;
+            };
             if let Err(error) = parse_cron(&schedule.cron) {
                 out.push(
-                    Diagnostic::error("invalid-cron", value_span(node, "cron"), format!("`{}` is not a valid cron expression: {error}", schedule.cron))
-                        .with_label("invalid cron")
-                        .with_help("use 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. `0 */15 * * * *`"),
+                    Diagnostic::error(
+                        "invalid-cron",
+                        value_span(node, "cron"),
+                        format!("`{}` is not a valid cron expression: {error}", schedule.cron),
+                    )
+                    .with_label("invalid cron")
+                    .with_help(
+                        "use 5 fields (minute hour day month weekday) or 6 with seconds first, e.g. `0 */15 * * * *`",
+                    ),
                 );
             }
-            if let Some(zone) = &schedule.timezone {
-                if jiff::tz::TimeZone::get(zone).is_err() {
-                    out.push(
-                        Diagnostic::error("invalid-timezone", value_span(node, "timezone"), format!("unknown time zone `{zone}`"))
-                            .with_label("not an IANA time zone")
-                            .with_help("use an IANA name such as `Europe/Amsterdam`, `America/New_York` or `UTC`"),
-                    );
-                }
+            if let Some(zone) = &schedule.timezone
+                && jiff::tz::TimeZone::get(zone).is_err()
+            {
+                out.push(
+                    Diagnostic::error(
+                        "invalid-timezone",
+                        value_span(node, "timezone"),
+                        format!("unknown time zone `{zone}`"),
+                    )
+                    .with_label("not an IANA time zone")
+                    .with_help("use an IANA name such as `Europe/Amsterdam`, `America/New_York` or `UTC`"),
+                );
             }
         }
         Trigger::Webhook(webhook) => {
-            let Some(node) = trigger_node.get("webhook") else { return };
+            let Some(node) = trigger_node.get("webhook") else {
+                return;
+            };
             if webhook.signature.is_some() && webhook.secret.is_none() {
                 out.push(
-                    Diagnostic::error("signature-without-secret", key_span(node, "signature"), "a webhook `signature` needs a `secret` (the HMAC key)")
-                        .with_label("no key to check it with")
-                        .with_help("add `secret: \"{{ secrets.WEBHOOK_SECRET }}\"` to the webhook"),
+                    Diagnostic::error(
+                        "signature-without-secret",
+                        key_span(node, "signature"),
+                        "a webhook `signature` needs a `secret` (the HMAC key)",
+                    )
+                    .with_label("no key to check it with")
+                    .with_help("add `secret: \"{{ secrets.WEBHOOK_SECRET }}\"` to the webhook"),
                 );
             }
             if webhook.path.trim_matches('/').is_empty() || webhook.path.contains(char::is_whitespace) {
                 out.push(
-                    Diagnostic::error("invalid-value", value_span(node, "path"), format!("`{}` is not a usable webhook path", webhook.path))
-                        .with_help("use a path such as `orders/new`; the webhook listens on POST /hooks/<path>"),
+                    Diagnostic::error(
+                        "invalid-value",
+                        value_span(node, "path"),
+                        format!("`{}` is not a usable webhook path", webhook.path),
+                    )
+                    .with_help("use a path such as `orders/new`; the webhook listens on POST /hooks/<path>"),
                 );
             }
         }
         Trigger::Connector(connector_trigger) => {
-            let Some((key, node)) = trigger_node.as_map().and_then(|entries| entries.first()) else { return };
+            let Some((key, node)) = trigger_node.as_map().and_then(|entries| entries.first()) else {
+                return;
+            };
             let uses = &connector_trigger.uses;
             let (connector_name, module_name) = uses.split_once('.').unwrap_or((uses, ""));
             let triggers = |connector: &crate::catalog::ConnectorSpec| {
-                connector.modules.iter().filter(|module| module.kind == ModuleKind::Trigger).map(|module| format!("{}.{}", connector.name, module.name)).collect::<Vec<_>>()
+                connector
+                    .modules
+                    .iter()
+                    .filter(|module| module.kind == ModuleKind::Trigger)
+                    .map(|module| format!("{}.{}", connector.name, module.name))
+                    .collect::<Vec<_>>()
             };
             let all_triggers: Vec<String> = catalog.connectors.iter().flat_map(triggers).collect();
-            let module = catalog.connector(connector_name).and_then(|connector| connector.module(module_name)).filter(|module| module.kind == ModuleKind::Trigger);
+            let module = catalog
+                .connector(connector_name)
+                .and_then(|connector| connector.module(module_name))
+                .filter(|module| module.kind == ModuleKind::Trigger);
             let Some(module) = module else {
                 let mut candidates = vec!["schedule".to_owned(), "webhook".to_owned()];
                 candidates.extend(all_triggers);
                 out.push(
                     Diagnostic::error("unknown-trigger", key.span, format!("unknown trigger `{uses}`"))
                         .with_label("unknown trigger")
-                        .with_help_opt(help_for_unknown(uses, candidates.iter().map(String::as_str), "known triggers")),
+                        .with_help_opt(help_for_unknown(
+                            uses,
+                            candidates.iter().map(String::as_str),
+                            "known triggers",
+                        )),
                 );
                 return;
             };
             if let Some(validator) = catalog.validator(uses) {
-                let target = Target { node, schema: &module.params_schema, validator, templates_allowed: true, context: format!(" in trigger `{uses}`") };
+                let target = Target {
+                    node,
+                    schema: &module.params_schema,
+                    validator,
+                    templates_allowed: true,
+                    context: format!(" in trigger `{uses}`"),
+                };
                 out.extend(structure::check(&target));
             }
-            resolve_trigger_connection(connector_trigger.connection(), node, key.span, connector_name, connections, used, out);
+            resolve_trigger_connection(
+                connector_trigger.connection(),
+                node,
+                key.span,
+                connector_name,
+                connections,
+                used,
+                out,
+            );
         }
     }
 }
 
-fn resolve_trigger_connection(connection: Option<&str>, node: &Node, trigger_span: Span, connector_name: &str, connections: &Connections<'_>, used: &mut HashSet<String>, out: &mut Vec<Diagnostic>) {
+fn resolve_trigger_connection(
+    connection: Option<&str>,
+    node: &Node,
+    trigger_span: Span,
+    connector_name: &str,
+    connections: &Connections<'_>,
+    used: &mut HashSet<String>,
+    out: &mut Vec<Diagnostic>,
+) {
     let candidates: Vec<&str> = connections.of_connector(connector_name).collect();
     match connection {
         Some(name) if candidates.contains(&name) => {
             used.insert(name.to_owned());
         }
         Some(name) => out.push(
-            Diagnostic::error("unknown-connection", value_span(node, "connection"), format!("no `{connector_name}` connection named `{name}`"))
-                .with_label("not defined")
-                .with_help_opt(name_choices(candidates, connector_name)),
+            Diagnostic::error(
+                "unknown-connection",
+                value_span(node, "connection"),
+                format!("no `{connector_name}` connection named `{name}`"),
+            )
+            .with_label("not defined")
+            .with_help_opt(name_choices(candidates, connector_name)),
         ),
         None => match candidates.as_slice() {
             [only] => {
                 used.insert((*only).to_owned());
             }
             [] => out.push(
-                Diagnostic::error("missing-connection", trigger_span, format!("the trigger needs a `{connector_name}` connection, and none is defined"))
-                    .with_help(format!("add one under `connections:` with `connector: {connector_name}`")),
+                Diagnostic::error(
+                    "missing-connection",
+                    trigger_span,
+                    format!("the trigger needs a `{connector_name}` connection, and none is defined"),
+                )
+                .with_help(format!(
+                    "add one under `connections:` with `connector: {connector_name}`"
+                )),
             ),
             several => out.push(
-                Diagnostic::error("ambiguous-connection", trigger_span, format!("the trigger must name its connection: {} `{connector_name}` connections exist", several.len()))
-                    .with_help(format!("add `connection: {}` (or one of {})", several[0], quoted_list(several))),
+                Diagnostic::error(
+                    "ambiguous-connection",
+                    trigger_span,
+                    format!(
+                        "the trigger must name its connection: {} `{connector_name}` connections exist",
+                        several.len()
+                    ),
+                )
+                .with_help(format!(
+                    "add `connection: {}` (or one of {})",
+                    several[0],
+                    quoted_list(several)
+                )),
             ),
         },
     }
@@ -357,14 +556,24 @@ fn check_inputs(flow: &Flow, tree: &Node, out: &mut Vec<Diagnostic>) {
     let Some(inputs_node) = tree.get("inputs") else { return };
     for (name, input) in &flow.inputs {
         let Some(node) = inputs_node.get(name) else { continue };
-        if let Some(default) = &input.default {
-            if !input.kind.accepts(default) {
-                out.push(
-                    Diagnostic::error("input-default-type", value_span(node, "default"), format!("the default of input `{name}` is not of its type `{}`", input.kind.as_str()))
-                        .with_label(format!("not {}", input.kind.as_str()))
-                        .with_help(format!("give a literal {} default, or change `type`", input.kind.as_str())),
-                );
-            }
+        if let Some(default) = &input.default
+            && !input.kind.accepts(default)
+        {
+            out.push(
+                Diagnostic::error(
+                    "input-default-type",
+                    value_span(node, "default"),
+                    format!(
+                        "the default of input `{name}` is not of its type `{}`",
+                        input.kind.as_str()
+                    ),
+                )
+                .with_label(format!("not {}", input.kind.as_str()))
+                .with_help(format!(
+                    "give a literal {} default, or change `type`",
+                    input.kind.as_str()
+                )),
+            );
         }
     }
 }
@@ -372,11 +581,17 @@ fn check_inputs(flow: &Flow, tree: &Node, out: &mut Vec<Diagnostic>) {
 fn check_state(tree: &Node, flow: &Flow, out: &mut Vec<Diagnostic>) {
     let Some(state) = &flow.state else { return };
     if state.cursor_scope == Some(CursorScope::Flow) {
-        let span = tree.get("state").map_or(tree.span, |node| value_span(node, "cursor_scope"));
+        let span = tree
+            .get("state")
+            .map_or(tree.span, |node| value_span(node, "cursor_scope"));
         out.push(
-            Diagnostic::error("reserved", span, "`cursor_scope: flow` is reserved for a later version of the flow format")
-                .with_label("reserved")
-                .with_help("use `cursor_scope: step` (the default): each incremental step keeps its own cursor"),
+            Diagnostic::error(
+                "reserved",
+                span,
+                "`cursor_scope: flow` is reserved for a later version of the flow format",
+            )
+            .with_label("reserved")
+            .with_help("use `cursor_scope: step` (the default): each incremental step keeps its own cursor"),
         );
     }
 }
@@ -391,7 +606,11 @@ fn check_references(flow: &Flow, tree: &Node, sites: &[StepSite<'_>], out: &mut 
     for (index, site) in sites.iter().enumerate() {
         let visible: &[&str] = if site.on_failure { &all_ids } else { &main_ids };
         for need in &site.step.needs {
-            let span = site.node.get("needs").and_then(|needs| needs.as_seq()?.iter().find(|node| node.as_str() == Some(need))).map_or(site.node.span, |node| node.span);
+            let span = site
+                .node
+                .get("needs")
+                .and_then(|needs| needs.as_seq()?.iter().find(|node| node.as_str() == Some(need)))
+                .map_or(site.node.span, |node| node.span);
             match index_of(need).filter(|_| visible.contains(&need.as_str())) {
                 Some(dependency) => graph.add_edge(dependency, index, EdgeKind::Needs),
                 None => out.push(unknown_step(need, span, visible)),
@@ -426,7 +645,11 @@ fn check_references(flow: &Flow, tree: &Node, sites: &[StepSite<'_>], out: &mut 
                 check_step_field(id, field.as_deref(), found.span, out);
             }
             Reference::Input(name) => check_input_ref(flow, name, found.span, out),
-            Reference::Context(name @ ("item" | "index")) => out.push(context_error(name, found.span, "it is only defined in a `for_each` step's parameters and in pipeline operations")),
+            Reference::Context(name @ ("item" | "index")) => out.push(context_error(
+                name,
+                found.span,
+                "it is only defined in a `for_each` step's parameters and in pipeline operations",
+            )),
             _ => {}
         }
     }
@@ -444,26 +667,43 @@ fn check_context_ref(found: &FoundRef, site: &StepSite<'_>, out: &mut Vec<Diagno
             out.push(context_error(name, found.span, why));
         }
         Reference::Context("cursor") if site.step.incremental.is_none() => {
-            out.push(context_error("cursor", found.span, "the step has no `incremental` block"));
+            out.push(context_error(
+                "cursor",
+                found.span,
+                "the step has no `incremental` block",
+            ));
         }
         Reference::Context("error") if !site.on_failure => {
-            out.push(context_error("error", found.span, "`error` is defined only in `on_failure` steps (use `steps.<id>.error` for one step's error)"));
+            out.push(context_error(
+                "error",
+                found.span,
+                "`error` is defined only in `on_failure` steps (use `steps.<id>.error` for one step's error)",
+            ));
         }
         _ => {}
     }
 }
 
 fn context_error(name: &str, span: Span, why: &str) -> Diagnostic {
-    Diagnostic::error("undefined-variable", span, format!("`{name}` is not defined here: {why}")).with_label(format!("`{name}` undefined"))
+    Diagnostic::error(
+        "undefined-variable",
+        span,
+        format!("`{name}` is not defined here: {why}"),
+    )
+    .with_label(format!("`{name}` undefined"))
 }
 
 fn check_step_field(id: &str, field: Option<&str>, span: Span, out: &mut Vec<Diagnostic>) {
     const FIELDS: [&str; 3] = ["output", "status", "error"];
     if let Some(field) = field.filter(|field| !FIELDS.contains(field)) {
         out.push(
-            Diagnostic::error("invalid-reference", span, format!("`steps.{id}.{field}` does not exist: a step has `output`, `status` and `error`"))
-                .with_label("unknown field")
-                .with_help_opt(help_for_unknown(field, FIELDS, "use one of")),
+            Diagnostic::error(
+                "invalid-reference",
+                span,
+                format!("`steps.{id}.{field}` does not exist: a step has `output`, `status` and `error`"),
+            )
+            .with_label("unknown field")
+            .with_help_opt(help_for_unknown(field, FIELDS, "use one of")),
         );
     }
 }
@@ -473,7 +713,10 @@ fn check_input_ref(flow: &Flow, name: &str, span: Span, out: &mut Vec<Diagnostic
         out.push(
             Diagnostic::error("unknown-input", span, format!("unknown input `{name}`"))
                 .with_label("not declared")
-                .with_help_opt(help_for_unknown(name, flow.inputs.keys().map(String::as_str), "declared inputs").or_else(|| Some(format!("declare it: `inputs: {{ {name}: {{ type: string }} }}`")))),
+                .with_help_opt(
+                    help_for_unknown(name, flow.inputs.keys().map(String::as_str), "declared inputs")
+                        .or_else(|| Some(format!("declare it: `inputs: {{ {name}: {{ type: string }} }}`"))),
+                ),
         );
     }
 }
@@ -487,18 +730,38 @@ fn unknown_step(id: &str, span: Span, visible: &[&str]) -> Diagnostic {
 fn cycle_diagnostic(cycle: &[usize], sites: &[StepSite<'_>]) -> Diagnostic {
     let ids: Vec<&str> = cycle.iter().map(|&index| sites[index].step.id.as_str()).collect();
     let first = &sites[cycle[0]];
-    let mut diagnostic = Diagnostic::error("dependency-cycle", value_span(first.node, "id"), format!("dependency cycle: {}", ids.join(" -> ")))
-        .with_label("the cycle starts here")
-        .with_help("a step cannot wait for itself; remove one `needs` entry or template reference in the cycle");
+    let mut diagnostic = Diagnostic::error(
+        "dependency-cycle",
+        value_span(first.node, "id"),
+        format!("dependency cycle: {}", ids.join(" -> ")),
+    )
+    .with_label("the cycle starts here")
+    .with_help("a step cannot wait for itself; remove one `needs` entry or template reference in the cycle");
     for &index in &cycle[1..cycle.len() - 1] {
         let site = &sites[index];
-        diagnostic = diagnostic.with_related(format!("`{}` (line {}) is part of the cycle", site.step.id, site.node.span.start.line), value_span(site.node, "id"));
+        diagnostic = diagnostic.with_related(
+            format!(
+                "`{}` (line {}) is part of the cycle",
+                site.step.id, site.node.span.start.line
+            ),
+            value_span(site.node, "id"),
+        );
     }
     diagnostic
 }
 
-fn warn_unused(flow: &Flow, tree: &Node, sites: &[StepSite<'_>], used_connections: &HashSet<String>, out: &mut Vec<Diagnostic>) {
-    let mut all_refs: Vec<Reference> = sites.iter().flat_map(|site| step_refs(site.node)).map(|found| found.reference).collect();
+fn warn_unused(
+    flow: &Flow,
+    tree: &Node,
+    sites: &[StepSite<'_>],
+    used_connections: &HashSet<String>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut all_refs: Vec<Reference> = sites
+        .iter()
+        .flat_map(|site| step_refs(site.node))
+        .map(|found| found.reference)
+        .collect();
     for key in ["output", "trigger", "connections"] {
         if let Some(node) = tree.get(key) {
             all_refs.extend(template_refs(node).into_iter().map(|found| found.reference));
@@ -508,9 +771,13 @@ fn warn_unused(flow: &Flow, tree: &Node, sites: &[StepSite<'_>], used_connection
         for name in flow.inputs.keys() {
             if !all_refs.contains(&Reference::Input(name.clone())) {
                 out.push(
-                    Diagnostic::warning("unused-input", key_span(inputs_node, name), format!("input `{name}` is never used"))
-                        .with_label("unused")
-                        .with_help(format!("use it as `{{{{ inputs.{name} }}}}` or remove it")),
+                    Diagnostic::warning(
+                        "unused-input",
+                        key_span(inputs_node, name),
+                        format!("input `{name}` is never used"),
+                    )
+                    .with_label("unused")
+                    .with_help(format!("use it as `{{{{ inputs.{name} }}}}` or remove it")),
                 );
             }
         }
@@ -519,9 +786,13 @@ fn warn_unused(flow: &Flow, tree: &Node, sites: &[StepSite<'_>], used_connection
         for name in flow.connections.keys() {
             if !used_connections.contains(name) {
                 out.push(
-                    Diagnostic::warning("unused-connection", key_span(connections_node, name), format!("connection `{name}` is never used"))
-                        .with_label("unused")
-                        .with_help("remove it, or name it in a step's `connection:`"),
+                    Diagnostic::warning(
+                        "unused-connection",
+                        key_span(connections_node, name),
+                        format!("connection `{name}` is never used"),
+                    )
+                    .with_label("unused")
+                    .with_help("remove it, or name it in a step's `connection:`"),
                 );
             }
         }
@@ -531,16 +802,31 @@ fn warn_unused(flow: &Flow, tree: &Node, sites: &[StepSite<'_>], used_connection
         let read = all_refs.iter().any(|reference| matches!(reference, Reference::Step { id: other, field } if other == id && field.as_deref() != Some("status")));
         if !read {
             out.push(
-                Diagnostic::warning("unused-output", value_span(site.node, "id"), format!("the output of transform step `{id}` is never read"))
-                    .with_label("output unused")
-                    .with_help(format!("read it as `{{{{ steps.{id}.output }}}}` in a later step or the flow `output`, or remove the step")),
+                Diagnostic::warning(
+                    "unused-output",
+                    value_span(site.node, "id"),
+                    format!("the output of transform step `{id}` is never read"),
+                )
+                .with_label("output unused")
+                .with_help(format!(
+                    "read it as `{{{{ steps.{id}.output }}}}` in a later step or the flow `output`, or remove the step"
+                )),
             );
         }
     }
 }
 
 fn all_module_names(catalog: &Catalog) -> Vec<String> {
-    catalog.connectors.iter().flat_map(|connector| connector.modules.iter().map(move |module| format!("{}.{}", connector.name, module.name))).collect()
+    catalog
+        .connectors
+        .iter()
+        .flat_map(|connector| {
+            connector
+                .modules
+                .iter()
+                .map(move |module| format!("{}.{}", connector.name, module.name))
+        })
+        .collect()
 }
 
 fn name_choices(candidates: Vec<&str>, connector: &str) -> Option<String> {
@@ -552,7 +838,11 @@ fn name_choices(candidates: Vec<&str>, connector: &str) -> Option<String> {
 }
 
 fn quoted_list(names: &[&str]) -> String {
-    names.iter().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Five fields (minute first) or six (seconds first), or a nickname such as `@hourly`.
@@ -561,5 +851,8 @@ fn parse_cron(cron: &str) -> Result<(), String> {
     if !cron.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
         return Err(format!("it has {fields} fields"));
     }
-    croner::parser::CronParser::new().parse(cron).map(|_| ()).map_err(|error| error.to_string())
+    croner::parser::CronParser::new()
+        .parse(cron)
+        .map(|_| ())
+        .map_err(|error| error.to_string())
 }

@@ -21,7 +21,7 @@ use serde_json::Value;
 pub use graph::{EdgeKind, StepGraph};
 
 use crate::catalog::Catalog;
-use crate::diagnostic::{sort_and_dedupe, Diagnostic};
+use crate::diagnostic::{Diagnostic, sort_and_dedupe};
 use crate::model::{Flow, Project};
 use crate::schema::{flow_schema, project_schema};
 use crate::yaml::{self, Limits, Node, Pos, Span, YamlError, YamlErrorKind};
@@ -62,7 +62,12 @@ pub struct ProjectReport {
 
 /// Validates one flow file's bytes.
 pub fn validate_flow(path: &Path, bytes: &[u8], context: Context<'_>) -> FlowReport {
-    let mut report = FlowReport { flow: None, tree: None, graph: None, diagnostics: Vec::new() };
+    let mut report = FlowReport {
+        flow: None,
+        tree: None,
+        graph: None,
+        diagnostics: Vec::new(),
+    };
     let parsed = parse_document::<Flow>(bytes, compiled_flow_schema(), "a flow file", &mut report.diagnostics);
     if let Some((tree, flow)) = parsed {
         if let Some(flow) = &flow {
@@ -78,8 +83,17 @@ pub fn validate_flow(path: &Path, bytes: &[u8], context: Context<'_>) -> FlowRep
 
 /// Validates a project file (`flowrun.yaml`).
 pub fn validate_project(path: &Path, bytes: &[u8], catalog: &Catalog) -> ProjectReport {
-    let mut report = ProjectReport { project: None, tree: None, diagnostics: Vec::new() };
-    let parsed = parse_document::<Project>(bytes, compiled_project_schema(), "a project file", &mut report.diagnostics);
+    let mut report = ProjectReport {
+        project: None,
+        tree: None,
+        diagnostics: Vec::new(),
+    };
+    let parsed = parse_document::<Project>(
+        bytes,
+        compiled_project_schema(),
+        "a project file",
+        &mut report.diagnostics,
+    );
     if let Some((tree, project)) = parsed {
         if let Some(project) = &project {
             project_checks::check(project, &tree, catalog, &mut report.diagnostics);
@@ -104,14 +118,23 @@ pub struct ValidatedFlow<'a> {
 pub fn validate_together(flows: &[ValidatedFlow<'_>], project: Option<(&Path, &Project)>) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     for (index, flow) in flows.iter().enumerate() {
-        let first = flows[..index].iter().find(|earlier| earlier.flow.flow == flow.flow.flow);
+        let first = flows[..index]
+            .iter()
+            .find(|earlier| earlier.flow.flow == flow.flow.flow);
         if let Some(first) = first {
             let span = flow.tree.get("flow").map_or_else(Span::default, |node| node.span);
             let first_span = first.tree.get("flow").map_or_else(Span::default, |node| node.span);
-            let mut diagnostic = Diagnostic::error("duplicate-flow-id", span, format!("flow id `{}` is used by another flow", flow.flow.flow))
-                .with_label("second use")
-                .with_help(format!("flow ids are unique in a repository; `{}` already uses it", first.path.display()))
-                .with_related(format!("first used in {}", first.path.display()), first_span);
+            let mut diagnostic = Diagnostic::error(
+                "duplicate-flow-id",
+                span,
+                format!("flow id `{}` is used by another flow", flow.flow.flow),
+            )
+            .with_label("second use")
+            .with_help(format!(
+                "flow ids are unique in a repository; `{}` already uses it",
+                first.path.display()
+            ))
+            .with_related(format!("first used in {}", first.path.display()), first_span);
             diagnostic.file = flow.path.to_path_buf();
             diagnostics.push(diagnostic);
         }
@@ -135,7 +158,12 @@ fn finish(path: &Path, diagnostics: &mut Vec<Diagnostic>) {
 
 /// Parse, check the structure, and deserialize. Returns the tree (if the YAML parsed) and the
 /// typed value (if the structure is valid).
-fn parse_document<T: DeserializeOwned>(bytes: &[u8], schema: &(Value, Validator), what: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<(Node, Option<T>)> {
+fn parse_document<T: DeserializeOwned>(
+    bytes: &[u8],
+    schema: &(Value, Validator),
+    what: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<(Node, Option<T>)> {
     let text = match yaml::decode(bytes) {
         Ok(text) => text,
         Err(error) => {
@@ -148,25 +176,50 @@ fn parse_document<T: DeserializeOwned>(bytes: &[u8], schema: &(Value, Validator)
     let Some(tree) = tree else {
         if yaml_errors.is_empty() {
             diagnostics.push(
-                Diagnostic::error("empty-file", Span::point(Pos { line: 1, column: 1, offset: 0 }), format!("the file is empty: expected {what}"))
-                    .with_help(empty_help(what)),
+                Diagnostic::error(
+                    "empty-file",
+                    Span::point(Pos {
+                        line: 1,
+                        column: 1,
+                        offset: 0,
+                    }),
+                    format!("the file is empty: expected {what}"),
+                )
+                .with_help(empty_help(what)),
             );
         }
         return None;
     };
     let (schema, validator) = schema;
-    let target = structure::Target { node: &tree, schema, validator, templates_allowed: false, context: String::new() };
+    let target = structure::Target {
+        node: &tree,
+        schema,
+        validator,
+        templates_allowed: false,
+        context: String::new(),
+    };
     let structural = structure::check(&target);
     let valid = structural.is_empty();
     diagnostics.extend(structural);
-    if !valid || yaml_errors.iter().any(|error| !matches!(error.kind, YamlErrorKind::DuplicateKey { .. } | YamlErrorKind::MultipleDocuments)) {
+    if !valid
+        || yaml_errors.iter().any(|error| {
+            !matches!(
+                error.kind,
+                YamlErrorKind::DuplicateKey { .. } | YamlErrorKind::MultipleDocuments
+            )
+        })
+    {
         return Some((tree, None));
     }
     match serde_json::from_value::<T>(tree.to_json()) {
         Ok(value) => Some((tree, Some(value))),
         Err(error) => {
             // The schema accepted what serde refused: say so at the top rather than hide it.
-            diagnostics.push(Diagnostic::error("invalid-value", Span::point(tree.span.start), error.to_string()));
+            diagnostics.push(Diagnostic::error(
+                "invalid-value",
+                Span::point(tree.span.start),
+                error.to_string(),
+            ));
             Some((tree, None))
         }
     }
@@ -186,30 +239,33 @@ fn yaml_diagnostic(error: &YamlError, text: &str) -> Diagnostic {
     match &error.kind {
         YamlErrorKind::Syntax(info) => {
             let line = text.lines().nth(span.start.line.saturating_sub(1)).unwrap_or_default();
-            let help = if info.contains("tab") || line.starts_with(|c: char| c == '\t') {
+            let help = if info.contains("tab") || line.starts_with('\t') {
                 "YAML indents with spaces, never tabs: replace the tabs at the start of the line".to_owned()
             } else if line.contains("{{") {
                 "a value holding a template must be quoted: `key: \"{{ … }}\"`".to_owned()
             } else {
                 "check the indentation and quoting on this line or the one before it".to_owned()
             };
-            Diagnostic::error("yaml-syntax", span, message).with_label("here").with_help(help)
+            Diagnostic::error("yaml-syntax", span, message)
+                .with_label("here")
+                .with_help(help)
         }
-        YamlErrorKind::InvalidUtf8 => {
-            Diagnostic::error("invalid-utf8", span, message).with_label("not UTF-8").with_help("save the file as UTF-8")
-        }
+        YamlErrorKind::InvalidUtf8 => Diagnostic::error("invalid-utf8", span, message)
+            .with_label("not UTF-8")
+            .with_help("save the file as UTF-8"),
         YamlErrorKind::DuplicateKey { first_line, .. } => Diagnostic::error("duplicate-key", span, message)
             .with_label("defined again here")
-            .with_help(format!("remove one of the two, or merge them (the first is on line {first_line})")),
-        YamlErrorKind::TooDeep { .. } => {
-            Diagnostic::error("yaml-too-deep", span, message).with_label("too deep").with_help("flatten the structure; flow files never need this depth")
-        }
+            .with_help(format!(
+                "remove one of the two, or merge them (the first is on line {first_line})"
+            )),
+        YamlErrorKind::TooDeep { .. } => Diagnostic::error("yaml-too-deep", span, message)
+            .with_label("too deep")
+            .with_help("flatten the structure; flow files never need this depth"),
         YamlErrorKind::AliasBudget { .. } => Diagnostic::error("yaml-alias-budget", span, message)
             .with_label("expansion stops here")
             .with_help("aliases that reference aliases grow exponentially; write the values out or use fewer levels"),
-        YamlErrorKind::UnknownAlias => {
-            Diagnostic::error("yaml-syntax", span, message).with_help("define the anchor (`&name`) before using it (`*name`)")
-        }
+        YamlErrorKind::UnknownAlias => Diagnostic::error("yaml-syntax", span, message)
+            .with_help("define the anchor (`&name`) before using it (`*name`)"),
         YamlErrorKind::MultipleDocuments => Diagnostic::error("yaml-multiple-documents", span, message)
             .with_label("second document")
             .with_help("put each flow in its own file; remove this `---`"),

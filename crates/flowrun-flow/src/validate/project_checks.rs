@@ -20,11 +20,15 @@ pub(super) fn check(project: &Project, tree: &Node, catalog: &Catalog, out: &mut
     }
     let Some(profiles) = tree.get("profiles") else { return };
     for (profile_name, profile) in &project.profiles {
-        let Some(profile_node) = profiles.get(profile_name) else { continue };
+        let Some(profile_node) = profiles.get(profile_name) else {
+            continue;
+        };
         if let (Some(state), Some(node)) = (&profile.state, profile_node.get("state")) {
             check_state_url(state, node, out);
         }
-        let Some(connections) = profile_node.get("connections") else { continue };
+        let Some(connections) = profile_node.get("connections") else {
+            continue;
+        };
         for (name, overlay) in &profile.connections {
             let Some(node) = connections.get(name) else { continue };
             let base = project.connections.get(name);
@@ -51,7 +55,9 @@ fn check_state_url(url: &str, node: &Node, out: &mut Vec<Diagnostic>) {
         out.push(
             Diagnostic::error("invalid-value", node.span, format!("`{url}` is not a state store URL"))
                 .with_label("unknown scheme")
-                .with_help("use `sqlite://.flowrun/state.db` (embedded) or `postgres://user@host/db` (several workers)"),
+                .with_help(
+                    "use `sqlite://.flowrun/state.db` (embedded) or `postgres://user@host/db` (several workers)",
+                ),
         );
     }
 }
@@ -65,18 +71,49 @@ pub(super) fn missing_profile_connections(flow: &Flow, tree: &Node, project: &Pr
         if flow.connections.contains_key(name) || project.connections.contains_key(name) {
             continue;
         }
-        let defined_in: Vec<&str> = project.profiles.iter().filter(|(_, profile)| profile.connections.get(name).is_some_and(|overlay| overlay.connector.is_some())).map(|(profile, _)| profile.as_str()).collect();
+        let defined_in: Vec<&str> = project
+            .profiles
+            .iter()
+            .filter(|(_, profile)| {
+                profile
+                    .connections
+                    .get(name)
+                    .is_some_and(|overlay| overlay.connector.is_some())
+            })
+            .map(|(profile, _)| profile.as_str())
+            .collect();
         if defined_in.is_empty() {
             continue; // Reported as an unknown connection by the flow's own checks.
         }
         let lacking: Vec<String> = std::iter::once("(no profile)".to_owned())
-            .chain(project.profiles.keys().filter(|profile| !defined_in.contains(&profile.as_str())).map(|profile| format!("`{profile}`")))
+            .chain(
+                project
+                    .profiles
+                    .keys()
+                    .filter(|profile| !defined_in.contains(&profile.as_str()))
+                    .map(|profile| format!("`{profile}`")),
+            )
             .collect();
         let span = node.get("connection").map_or(node.span, |value| value.span);
         out.push(
-            Diagnostic::error("profile-missing-connection", span, format!("connection `{name}` of step `{}` exists only in profile {}; runs under {} lack it", step.id, defined_in.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "), lacking.join(", ")))
-                .with_label("not in every profile")
-                .with_help(format!("define `{name}` under the project's `connections:` (profiles then overlay it), or in every profile")),
+            Diagnostic::error(
+                "profile-missing-connection",
+                span,
+                format!(
+                    "connection `{name}` of step `{}` exists only in profile {}; runs under {} lack it",
+                    step.id,
+                    defined_in
+                        .iter()
+                        .map(|p| format!("`{p}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    lacking.join(", ")
+                ),
+            )
+            .with_label("not in every profile")
+            .with_help(format!(
+                "define `{name}` under the project's `connections:` (profiles then overlay it), or in every profile"
+            )),
         );
     }
     out

@@ -1,6 +1,6 @@
 //! Where each template of a flow reads from, with the span of the string that holds it.
 
-use crate::references::{expression_references, template_references, Reference};
+use crate::references::{Reference, expression_references, template_references};
 use crate::yaml::{Node, NodeValue, Span};
 
 /// A reference found in the flow file.
@@ -81,7 +81,11 @@ fn collect(node: &Node, mode: Mode, item_bound: bool, found: &mut Vec<FoundRef>)
                 Mode::Template => template_references(text),
                 Mode::Expression => expression_references(text),
             };
-            found.extend(references.into_iter().map(|reference| FoundRef { reference, span: node.span, item_bound }));
+            found.extend(references.into_iter().map(|reference| FoundRef {
+                reference,
+                span: node.span,
+                item_bound,
+            }));
         }
     });
 }

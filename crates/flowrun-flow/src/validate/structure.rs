@@ -24,22 +24,39 @@ pub(crate) struct Target<'a> {
 
 pub(crate) fn check(target: &Target<'_>) -> Vec<Diagnostic> {
     let instance = target.node.to_json();
+    let errors: Vec<ValidationError<'_>> = target.validator.iter_errors(&instance).collect();
+    // A value of the wrong type also fails its `enum` or `pattern`: say only the first.
+    let wrong_type: Vec<&str> = errors
+        .iter()
+        .filter(|error| matches!(error.kind(), ValidationErrorKind::Type { .. }))
+        .map(|error| error.instance_path().as_str())
+        .collect();
     let mut diagnostics = Vec::new();
-    for error in target.validator.iter_errors(&instance) {
-        report(target, &error, &mut diagnostics);
+    for error in &errors {
+        let is_type = matches!(error.kind(), ValidationErrorKind::Type { .. });
+        if !is_type && wrong_type.contains(&error.instance_path().as_str()) {
+            continue;
+        }
+        report(target, error, &mut diagnostics);
     }
     diagnostics
 }
 
 fn report(target: &Target<'_>, error: &ValidationError<'_>, out: &mut Vec<Diagnostic>) {
     let pointer = error.instance_path().as_str();
-    let Some((key, node)) = target.node.pointer(pointer) else { return };
+    let Some((key, node)) = target.node.pointer(pointer) else {
+        return;
+    };
     if target.templates_allowed && is_under_template(target.node, pointer) {
         return;
     }
     let context = &target.context;
     // Where a value-level problem points: at the value, or at its key when the value is empty.
-    let value_span = if matches!(node.value, NodeValue::Null) { key.map_or(node.span, |key| key.span) } else { node.span };
+    let value_span = if matches!(node.value, NodeValue::Null) {
+        key.map_or(node.span, |key| key.span)
+    } else {
+        node.span
+    };
     let key_name = key.map(|key| key.name.as_str());
     match error.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
@@ -54,9 +71,13 @@ fn report(target: &Target<'_>, error: &ValidationError<'_>, out: &mut Vec<Diagno
             let span = missing_key_span(key.map(|key| key.span), node);
             let whose = key_name.map(|name| format!(" in `{name}`")).unwrap_or_default();
             out.push(
-                Diagnostic::error("missing-key", span, format!("missing required key `{property}`{whose}{context}"))
-                    .with_label(format!("`{property}` is required here"))
-                    .with_help(format!("add `{property}: …`")),
+                Diagnostic::error(
+                    "missing-key",
+                    span,
+                    format!("missing required key `{property}`{whose}{context}"),
+                )
+                .with_label(format!("`{property}` is required here"))
+                .with_help(format!("add `{property}: …`")),
             );
         }
         ValidationErrorKind::Type { kind } => {
@@ -72,27 +93,47 @@ fn report(target: &Target<'_>, error: &ValidationError<'_>, out: &mut Vec<Diagno
             let found = plain_literal(&node.to_json());
             let help = help_for_unknown(&found, options.iter().map(String::as_str), "allowed values");
             out.push(
-                Diagnostic::error("invalid-value", value_span, format!("`{found}` is not an allowed value{context}"))
-                    .with_label("not allowed here")
-                    .with_help_opt(help),
+                Diagnostic::error(
+                    "invalid-value",
+                    value_span,
+                    format!("`{found}` is not an allowed value{context}"),
+                )
+                .with_label("not allowed here")
+                .with_help_opt(help),
             );
         }
         ValidationErrorKind::Constant { expected_value } => {
-            out.push(Diagnostic::error("invalid-value", value_span, format!("expected {}{context}", display_literal(expected_value))));
+            out.push(Diagnostic::error(
+                "invalid-value",
+                value_span,
+                format!("expected {}{context}", display_literal(expected_value)),
+            ));
         }
-        ValidationErrorKind::Pattern { pattern } => out.push(pattern_error(pattern, node, value_span, key_name, context)),
+        ValidationErrorKind::Pattern { pattern } => {
+            out.push(pattern_error(pattern, node, value_span, key_name, context))
+        }
         ValidationErrorKind::OneOfNotValid { context: branches } | ValidationErrorKind::AnyOf { context: branches } => {
             report_alternatives(target, pointer, node, value_span, branches, out);
         }
-        ValidationErrorKind::MinProperties { .. } | ValidationErrorKind::MaxProperties { .. } if key_name == Some("trigger") => {
+        ValidationErrorKind::MinProperties { .. } | ValidationErrorKind::MaxProperties { .. }
+            if key_name == Some("trigger") =>
+        {
             out.push(
-                Diagnostic::error("invalid-value", value_span, "a trigger has exactly one key: `schedule`, `webhook` or a connector trigger")
-                    .with_help("keep one trigger per flow; make a second flow for a second trigger"),
+                Diagnostic::error(
+                    "invalid-value",
+                    value_span,
+                    "a trigger has exactly one key: `schedule`, `webhook` or a connector trigger",
+                )
+                .with_help("keep one trigger per flow; make a second flow for a second trigger"),
             );
         }
         _ => {
             let what = key_name.map(|name| format!("`{name}`: ")).unwrap_or_default();
-            out.push(Diagnostic::error("invalid-value", value_span, format!("{what}{error}{context}")));
+            out.push(Diagnostic::error(
+                "invalid-value",
+                value_span,
+                format!("{what}{error}{context}"),
+            ));
         }
     }
 }
@@ -110,8 +151,10 @@ fn report_alternatives(
     let is_type_mismatch = |error: &ValidationError<'_>| {
         error.instance_path().as_str() == pointer && matches!(error.kind(), ValidationErrorKind::Type { .. })
     };
-    let compatible: Vec<&Vec<ValidationError<'static>>> =
-        branches.iter().filter(|errors| !errors.iter().any(is_type_mismatch)).collect();
+    let compatible: Vec<&Vec<ValidationError<'static>>> = branches
+        .iter()
+        .filter(|errors| !errors.iter().any(is_type_mismatch))
+        .collect();
     if compatible.is_empty() {
         let mut expected: Vec<String> = Vec::new();
         for error in branches.iter().flatten() {
@@ -124,13 +167,19 @@ fn report_alternatives(
         }
         let expected = join_or(&expected);
         out.push(
-            Diagnostic::error("wrong-type", value_span, format!("expected {expected}, found {}{}", node.type_name(), target.context))
-                .with_label(format!("expected {expected}")),
+            Diagnostic::error(
+                "wrong-type",
+                value_span,
+                format!("expected {expected}, found {}{}", node.type_name(), target.context),
+            )
+            .with_label(format!("expected {expected}")),
         );
         return;
     }
     let lacks_required = |errors: &&Vec<ValidationError<'static>>| {
-        errors.iter().any(|error| error.instance_path().as_str() == pointer && matches!(error.kind(), ValidationErrorKind::Required { .. }))
+        errors.iter().any(|error| {
+            error.instance_path().as_str() == pointer && matches!(error.kind(), ValidationErrorKind::Required { .. })
+        })
     };
     let complete: Vec<_> = compatible.iter().filter(|errors| !lacks_required(errors)).collect();
     if let Some(best) = complete.iter().min_by_key(|errors| errors.len()) {
@@ -143,16 +192,22 @@ fn report_alternatives(
     // branch (an unknown pipeline operation, `on_error: { resme: … }`).
     let mut choices: Vec<String> = Vec::new();
     for error in compatible.iter().copied().flatten() {
-        if let ValidationErrorKind::Required { property } = error.kind() {
-            if let Some(name) = property.as_str().filter(|name| !choices.iter().any(|choice| choice == name)) {
-                choices.push(name.to_owned());
-            }
+        if let ValidationErrorKind::Required { property } = error.kind()
+            && let Some(name) = property
+                .as_str()
+                .filter(|name| !choices.iter().any(|choice| choice == name))
+        {
+            choices.push(name.to_owned());
         }
     }
     let entries = node.as_map().unwrap_or_default();
     if entries.is_empty() {
         let choices: Vec<String> = choices.iter().map(|name| format!("`{name}`")).collect();
-        out.push(Diagnostic::error("missing-key", value_span, format!("expected one of the keys {}{}", choices.join(", "), target.context)));
+        out.push(Diagnostic::error(
+            "missing-key",
+            value_span,
+            format!("expected one of the keys {}{}", choices.join(", "), target.context),
+        ));
         return;
     }
     for (key, _) in entries.iter().filter(|(key, _)| !choices.contains(&key.name)) {
@@ -162,7 +217,9 @@ fn report_alternatives(
 
 fn unknown_key(name: &str, span: Span, allowed: &[String], context: &str) -> Diagnostic {
     let help = help_for_unknown(name, allowed.iter().map(String::as_str), "allowed keys");
-    Diagnostic::error("unknown-key", span, format!("unknown key `{name}`{context}")).with_label("unknown key").with_help_opt(help)
+    Diagnostic::error("unknown-key", span, format!("unknown key `{name}`{context}"))
+        .with_label("unknown key")
+        .with_help_opt(help)
 }
 
 /// A missing key is reported at the mapping that lacks it: at the key that holds the mapping
@@ -182,16 +239,30 @@ fn pattern_error(pattern: &str, node: &Node, span: Span, key_name: Option<&str>,
     match pattern {
         FLOW_ID_PATTERN => Diagnostic::error("invalid-id", span, format!("`{value}` is not a valid flow id"))
             .with_label("invalid id")
-            .with_help(format!("use lowercase letters, digits, `-` and `_`, e.g. `{}`", suggest_id(value, true))),
+            .with_help(format!(
+                "use lowercase letters, digits, `-` and `_`, e.g. `{}`",
+                suggest_id(value, true)
+            )),
         STEP_ID_PATTERN => Diagnostic::error("invalid-id", span, format!("`{value}` is not a valid step id"))
             .with_label("invalid id")
-            .with_help(format!("start with a lowercase letter, then use lowercase letters, digits and `_`, e.g. `{}`", suggest_id(value, false))),
-        DURATION_PATTERN => Diagnostic::error("invalid-duration", span, format!("`{value}` is not a duration{context}"))
-            .with_label("not a duration")
-            .with_help("write a whole number and a unit: `500ms`, `30s`, `5m`, `2h`, `1d`"),
+            .with_help(format!(
+                "start with a lowercase letter, then use lowercase letters, digits and `_`, e.g. `{}`",
+                suggest_id(value, false)
+            )),
+        DURATION_PATTERN => Diagnostic::error(
+            "invalid-duration",
+            span,
+            format!("`{value}` is not a duration{context}"),
+        )
+        .with_label("not a duration")
+        .with_help("write a whole number and a unit: `500ms`, `30s`, `5m`, `2h`, `1d`"),
         _ => {
             let what = key_name.map(|name| format!("`{name}`: ")).unwrap_or_default();
-            Diagnostic::error("invalid-value", span, format!("{what}`{value}` does not match the pattern `{pattern}`{context}"))
+            Diagnostic::error(
+                "invalid-value",
+                span,
+                format!("{what}`{value}` does not match the pattern `{pattern}`{context}"),
+            )
         }
     }
 }
@@ -201,7 +272,13 @@ fn suggest_id(value: &str, allow_dash: bool) -> String {
     let mut id: String = value
         .chars()
         .map(|c| c.to_ascii_lowercase())
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || (allow_dash && c == '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || (allow_dash && c == '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if !id.starts_with(|c: char| c.is_ascii_lowercase() || (allow_dash && c.is_ascii_digit())) {
         id.insert_str(0, if allow_dash { "flow-" } else { "step_" });
@@ -249,7 +326,12 @@ fn type_names(kind: &TypeKind) -> String {
     };
     match kind {
         TypeKind::Single(json_type) => name(json_type).to_owned(),
-        TypeKind::Multiple(types) => join_or(&types.iter().map(|json_type| name(&json_type).to_owned()).collect::<Vec<_>>()),
+        TypeKind::Multiple(types) => join_or(
+            &types
+                .iter()
+                .map(|json_type| name(&json_type).to_owned())
+                .collect::<Vec<_>>(),
+        ),
     }
 }
 

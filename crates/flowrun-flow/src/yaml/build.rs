@@ -19,7 +19,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_depth: 64, max_alias_nodes: 100_000 }
+        Limits {
+            max_depth: 64,
+            max_alias_nodes: 100_000,
+        }
     }
 }
 
@@ -59,7 +62,16 @@ pub enum YamlErrorKind {
 /// and every problem found. A leading BOM is skipped and not counted in columns.
 pub fn parse(text: &str, limits: Limits) -> (Option<Node>, Vec<YamlError>) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut builder = Builder { text, limits, stack: Vec::new(), anchors: HashMap::new(), alias_nodes: 0, root: None, documents: 0, errors: Vec::new() };
+    let mut builder = Builder {
+        text,
+        limits,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        alias_nodes: 0,
+        root: None,
+        documents: 0,
+        errors: Vec::new(),
+    };
     for event in Parser::new_from_str(text) {
         let step = match event {
             Ok((event, span)) => builder.event(event, to_span(span.start, span.end)),
@@ -84,32 +96,65 @@ pub fn decode(bytes: &[u8]) -> Result<&str, YamlError> {
         let column = valid[line_start..].chars().count() + 1;
         let offset = valid.chars().count();
         let pos = Pos { line, column, offset };
-        YamlError { kind: YamlErrorKind::InvalidUtf8, span: Span { start: pos, end: Pos { column: column + 1, offset: offset + 1, ..pos } } }
+        YamlError {
+            kind: YamlErrorKind::InvalidUtf8,
+            span: Span {
+                start: pos,
+                end: Pos {
+                    column: column + 1,
+                    offset: offset + 1,
+                    ..pos
+                },
+            },
+        }
     })
 }
 
 fn to_pos(marker: Marker) -> Pos {
-    Pos { line: marker.line(), column: marker.col() + 1, offset: marker.index() }
+    Pos {
+        line: marker.line(),
+        column: marker.col() + 1,
+        offset: marker.index(),
+    }
 }
 
 fn to_span(start: Marker, end: Marker) -> Span {
-    Span { start: to_pos(start), end: to_pos(end) }
+    Span {
+        start: to_pos(start),
+        end: to_pos(end),
+    }
 }
 
 fn scan_error(error: &ScanError, limits: Limits) -> YamlError {
     let pos = to_pos(*error.marker());
     // The parser has its own nesting limit, above ours; both mean the same to a user.
     let kind = if error.info().contains("recursion limit") {
-        YamlErrorKind::TooDeep { limit: limits.max_depth }
+        YamlErrorKind::TooDeep {
+            limit: limits.max_depth,
+        }
     } else {
         YamlErrorKind::Syntax(error.info().to_owned())
     };
-    YamlError { kind, span: Span::point(pos) }
+    YamlError {
+        kind,
+        span: Span::point(pos),
+    }
 }
 
 enum Frame {
-    Seq { items: Vec<Node>, start: Span, anchor: usize },
-    Map { entries: Vec<(Key, Node)>, start: Span, anchor: usize, key: Option<PendingKey>, merges: Vec<Node>, has_complex_key: bool },
+    Seq {
+        items: Vec<Node>,
+        start: Span,
+        anchor: usize,
+    },
+    Map {
+        entries: Vec<(Key, Node)>,
+        start: Span,
+        anchor: usize,
+        key: Option<PendingKey>,
+        merges: Vec<Node>,
+        has_complex_key: bool,
+    },
 }
 
 enum PendingKey {
@@ -137,7 +182,10 @@ impl Builder<'_> {
             Event::DocumentStart(_) => {
                 self.documents += 1;
                 if self.documents > 1 {
-                    self.errors.push(YamlError { kind: YamlErrorKind::MultipleDocuments, span });
+                    self.errors.push(YamlError {
+                        kind: YamlErrorKind::MultipleDocuments,
+                        span,
+                    });
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
@@ -146,33 +194,80 @@ impl Builder<'_> {
                 self.push_node(Node { value, span }, anchor, is_merge_key)?;
             }
             Event::Alias(anchor) => {
-                let (node, size) = self.anchors.get(&anchor).ok_or(YamlError { kind: YamlErrorKind::UnknownAlias, span })?;
+                let (node, size) = self.anchors.get(&anchor).ok_or(YamlError {
+                    kind: YamlErrorKind::UnknownAlias,
+                    span,
+                })?;
                 self.alias_nodes += size;
                 if self.alias_nodes > self.limits.max_alias_nodes {
-                    return Err(YamlError { kind: YamlErrorKind::AliasBudget { limit: self.limits.max_alias_nodes }, span });
+                    return Err(YamlError {
+                        kind: YamlErrorKind::AliasBudget {
+                            limit: self.limits.max_alias_nodes,
+                        },
+                        span,
+                    });
                 }
                 let node = node.clone();
                 self.push_node(node, 0, false)?;
             }
             Event::SequenceStart(anchor, _) => {
                 self.check_depth(span)?;
-                self.stack.push(Frame::Seq { items: Vec::new(), start: span, anchor });
+                self.stack.push(Frame::Seq {
+                    items: Vec::new(),
+                    start: span,
+                    anchor,
+                });
             }
             Event::MappingStart(anchor, _) => {
                 self.check_depth(span)?;
-                self.stack.push(Frame::Map { entries: Vec::new(), start: span, anchor, key: None, merges: Vec::new(), has_complex_key: false });
+                self.stack.push(Frame::Map {
+                    entries: Vec::new(),
+                    start: span,
+                    anchor,
+                    key: None,
+                    merges: Vec::new(),
+                    has_complex_key: false,
+                });
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { items, start, anchor }) = self.stack.pop() {
-                    let span = Span { start: start.start, end: span.end };
-                    self.push_node(Node { value: NodeValue::Seq(items), span }, anchor, false)?;
+                    let span = Span {
+                        start: start.start,
+                        end: span.end,
+                    };
+                    self.push_node(
+                        Node {
+                            value: NodeValue::Seq(items),
+                            span,
+                        },
+                        anchor,
+                        false,
+                    )?;
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map { mut entries, start, anchor, merges, has_complex_key, .. }) = self.stack.pop() {
-                    let span = Span { start: start.start, end: span.end };
+                if let Some(Frame::Map {
+                    mut entries,
+                    start,
+                    anchor,
+                    merges,
+                    has_complex_key,
+                    ..
+                }) = self.stack.pop()
+                {
+                    let span = Span {
+                        start: start.start,
+                        end: span.end,
+                    };
                     apply_merges(&mut entries, merges);
-                    let node = if has_complex_key { self.complex_key_map(entries, span) } else { Node { value: NodeValue::Map(entries), span } };
+                    let node = if has_complex_key {
+                        self.complex_key_map(entries, span)
+                    } else {
+                        Node {
+                            value: NodeValue::Map(entries),
+                            span,
+                        }
+                    };
                     self.push_node(node, anchor, false)?;
                 }
             }
@@ -183,7 +278,12 @@ impl Builder<'_> {
 
     fn check_depth(&self, span: Span) -> Result<(), YamlError> {
         if self.stack.len() >= self.limits.max_depth {
-            return Err(YamlError { kind: YamlErrorKind::TooDeep { limit: self.limits.max_depth }, span });
+            return Err(YamlError {
+                kind: YamlErrorKind::TooDeep {
+                    limit: self.limits.max_depth,
+                },
+                span,
+            });
         }
         Ok(())
     }
@@ -193,10 +293,21 @@ impl Builder<'_> {
     fn complex_key_map(&mut self, entries: Vec<(Key, Node)>, span: Span) -> Node {
         let source = slice_chars(self.text, span.start.offset, span.end.offset);
         if source.starts_with("{{") && source.ends_with("}}") {
-            self.errors.push(YamlError { kind: YamlErrorKind::UnquotedTemplate { text: source.to_owned() }, span });
-            return Node { value: NodeValue::String(source.to_owned()), span };
+            self.errors.push(YamlError {
+                kind: YamlErrorKind::UnquotedTemplate {
+                    text: source.to_owned(),
+                },
+                span,
+            });
+            return Node {
+                value: NodeValue::String(source.to_owned()),
+                span,
+            };
         }
-        Node { value: NodeValue::Map(entries), span }
+        Node {
+            value: NodeValue::Map(entries),
+            span,
+        }
     }
 
     fn push_node(&mut self, node: Node, anchor: usize, is_merge_key: bool) -> Result<(), YamlError> {
@@ -211,7 +322,13 @@ impl Builder<'_> {
                 }
             }
             Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, merges, has_complex_key, .. }) => match key.take() {
+            Some(Frame::Map {
+                entries,
+                key,
+                merges,
+                has_complex_key,
+                ..
+            }) => match key.take() {
                 None => {
                     *key = Some(match node.value {
                         _ if is_merge_key => PendingKey::Merge,
@@ -219,7 +336,10 @@ impl Builder<'_> {
                             *has_complex_key = true;
                             PendingKey::Complex(node)
                         }
-                        _ => PendingKey::Key(Key { name: scalar_key_name(self.text, &node), span: node.span }),
+                        _ => PendingKey::Key(Key {
+                            name: scalar_key_name(self.text, &node),
+                            span: node.span,
+                        }),
                     });
                 }
                 Some(PendingKey::Merge) => merges.push(node),
@@ -227,13 +347,21 @@ impl Builder<'_> {
                     // Reported only when the mapping is not an unquoted template (the common case).
                     let source = slice_chars(self.text, key_node.span.start.offset, key_node.span.end.offset);
                     if !source.starts_with('{') {
-                        self.errors.push(YamlError { kind: YamlErrorKind::ComplexKey { found: key_node.type_name() }, span: key_node.span });
+                        self.errors.push(YamlError {
+                            kind: YamlErrorKind::ComplexKey {
+                                found: key_node.type_name(),
+                            },
+                            span: key_node.span,
+                        });
                     }
                 }
                 Some(PendingKey::Key(new_key)) => {
                     if let Some((first, _)) = entries.iter().find(|(existing, _)| existing.name == new_key.name) {
                         self.errors.push(YamlError {
-                            kind: YamlErrorKind::DuplicateKey { key: new_key.name.clone(), first_line: first.span.start.line },
+                            kind: YamlErrorKind::DuplicateKey {
+                                key: new_key.name.clone(),
+                                first_line: first.span.start.line,
+                            },
                             span: new_key.span,
                         });
                     } else {
@@ -270,7 +398,9 @@ fn scalar_key_name(text: &str, node: &Node) -> String {
     match &node.value {
         NodeValue::String(name) => name.clone(),
         NodeValue::Null if node.span.start.offset == node.span.end.offset => String::new(),
-        _ => slice_chars(text, node.span.start.offset, node.span.end.offset).trim().to_owned(),
+        _ => slice_chars(text, node.span.start.offset, node.span.end.offset)
+            .trim()
+            .to_owned(),
     }
 }
 
@@ -285,15 +415,26 @@ fn count_nodes(node: &Node) -> usize {
 fn slice_chars(text: &str, start: usize, end: usize) -> &str {
     let mut indices = text.char_indices().map(|(at, _)| at).chain(std::iter::once(text.len()));
     let start_byte = indices.nth(start).unwrap_or(text.len());
-    let end_byte = if end > start { indices.nth(end - start - 1).unwrap_or(text.len()) } else { start_byte };
+    let end_byte = if end > start {
+        indices.nth(end - start - 1).unwrap_or(text.len())
+    } else {
+        start_byte
+    };
     &text[start_byte..end_byte]
 }
 
 fn scalar_value(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>, span: Span) -> Result<NodeValue, YamlError> {
     let Some(tag) = tag else {
-        return Ok(if style == ScalarStyle::Plain { resolve_plain(&text) } else { NodeValue::String(text.into_owned()) });
+        return Ok(if style == ScalarStyle::Plain {
+            resolve_plain(&text)
+        } else {
+            NodeValue::String(text.into_owned())
+        });
     };
-    let unsupported = || YamlError { kind: YamlErrorKind::UnsupportedTag { tag: tag.to_string() }, span };
+    let unsupported = || YamlError {
+        kind: YamlErrorKind::UnsupportedTag { tag: tag.to_string() },
+        span,
+    };
     if !tag.is_yaml_core_schema() {
         return Err(unsupported());
     }

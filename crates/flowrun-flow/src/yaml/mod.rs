@@ -11,7 +11,7 @@ mod scalar;
 #[cfg(test)]
 mod tests;
 
-pub use build::{decode, parse, Limits, YamlError, YamlErrorKind};
+pub use build::{Limits, YamlError, YamlErrorKind, decode, parse};
 
 use serde_json::Value;
 
@@ -145,9 +145,7 @@ impl Node {
             NodeValue::Null => Value::Null,
             NodeValue::Bool(value) => Value::Bool(*value),
             NodeValue::Int(value) => Value::from(*value),
-            NodeValue::Float(value) => {
-                serde_json::Number::from_f64(*value).map_or(Value::Null, Value::Number)
-            }
+            NodeValue::Float(value) => serde_json::Number::from_f64(*value).map_or(Value::Null, Value::Number),
             NodeValue::String(text) => Value::String(text.clone()),
             NodeValue::Seq(items) => Value::Array(items.iter().map(Node::to_json).collect()),
             NodeValue::Map(entries) => Value::Object(

@@ -18,10 +18,10 @@ pub(super) fn resolve_plain(text: &str) -> NodeValue {
     if let Some(value) = resolve_int(text) {
         return value;
     }
-    if is_core_float(text) {
-        if let Ok(value) = text.parse::<f64>() {
-            return NodeValue::Float(value);
-        }
+    if is_core_float(text)
+        && let Ok(value) = text.parse::<f64>()
+    {
+        return NodeValue::Float(value);
     }
     NodeValue::String(text.to_owned())
 }
@@ -68,9 +68,7 @@ fn is_core_float(text: &str) -> bool {
     };
     let all_digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
     let mantissa_ok = match fraction {
-        Some(fraction) => {
-            all_digits(whole) && all_digits(fraction) && !(whole.is_empty() && fraction.is_empty())
-        }
+        Some(fraction) => all_digits(whole) && all_digits(fraction) && !(whole.is_empty() && fraction.is_empty()),
         None => !whole.is_empty() && all_digits(whole),
     };
     let exponent_ok = exponent.is_none_or(|exponent| {

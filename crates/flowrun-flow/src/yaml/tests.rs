@@ -12,7 +12,8 @@ fn errors(text: &str) -> Vec<YamlError> {
 
 #[test]
 fn core_schema_scalars() {
-    let root = tree("a: on\nb: yes\nc: ~\nd: 0x1F\ne: 1.5e3\nf: TRUE\ng: '1'\nh: 12345678901234567890\ni: .inf\nj: 1.\n");
+    let root =
+        tree("a: on\nb: yes\nc: ~\nd: 0x1F\ne: 1.5e3\nf: TRUE\ng: '1'\nh: 12345678901234567890\ni: .inf\nj: 1.\n");
     let json = root.to_json();
     assert_eq!(json["a"], "on");
     assert_eq!(json["b"], "yes");
@@ -30,7 +31,14 @@ fn core_schema_scalars() {
 fn positions_are_one_based_characters() {
     let root = tree("name: é\nsteps:\n  - id: ü\n");
     let (key, value) = root.pointer("/steps/0/id").unwrap();
-    assert_eq!(key.unwrap().span.start, Pos { line: 3, column: 5, offset: 19 });
+    assert_eq!(
+        key.unwrap().span.start,
+        Pos {
+            line: 3,
+            column: 5,
+            offset: 19
+        }
+    );
     assert_eq!(value.span.start.column, 9);
 }
 
@@ -45,7 +53,13 @@ fn duplicate_keys_are_reported_and_the_first_kept() {
     let (root, errors) = parse("a: 1\nb: 2\na: 3\n", Limits::default());
     assert_eq!(root.unwrap().to_json()["a"], 1);
     assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].kind, YamlErrorKind::DuplicateKey { key: "a".into(), first_line: 1 });
+    assert_eq!(
+        errors[0].kind,
+        YamlErrorKind::DuplicateKey {
+            key: "a".into(),
+            first_line: 1
+        }
+    );
     assert_eq!(errors[0].span.start.line, 3);
 }
 
@@ -57,8 +71,13 @@ fn depth_limit_stops_deep_nesting() {
         assert!(root.is_none());
         assert_eq!(errors[0].kind, YamlErrorKind::TooDeep { limit: 64 });
     }
-    let block: String = (0..70).map(|level| format!("{}k{level}:\n", "  ".repeat(level))).collect();
-    assert!(matches!(parse(&block, Limits::default()).1[0].kind, YamlErrorKind::TooDeep { .. }));
+    let block: String = (0..70)
+        .map(|level| format!("{}k{level}:\n", "  ".repeat(level)))
+        .collect();
+    assert!(matches!(
+        parse(&block, Limits::default()).1[0].kind,
+        YamlErrorKind::TooDeep { .. }
+    ));
     let ok = "[".repeat(64) + &"]".repeat(64);
     assert!(parse(&ok, Limits::default()).1.is_empty());
 }
@@ -87,7 +106,12 @@ fn aliases_and_merge_keys_expand() {
 fn unquoted_template_becomes_its_text_with_an_error() {
     let (root, errors) = parse("payload: {{ item | lower }}\n", Limits::default());
     assert_eq!(root.unwrap().to_json()["payload"], "{{ item | lower }}");
-    assert_eq!(errors[0].kind, YamlErrorKind::UnquotedTemplate { text: "{{ item | lower }}".into() });
+    assert_eq!(
+        errors[0].kind,
+        YamlErrorKind::UnquotedTemplate {
+            text: "{{ item | lower }}".into()
+        }
+    );
     assert_eq!(errors[0].span.start.column, 10);
 }
 

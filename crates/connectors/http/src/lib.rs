@@ -1,0 +1,57 @@
+//! The generic HTTP connector: `uses: http.request` calls any HTTP API, with or without a
+//! connection.
+//!
+//! A connection adds a `base_url` that relative URLs resolve against and the shared HTTP keys
+//! (`auth`, `rate_limit`, `timeout`, `max_response_size`); without one, `url` must be absolute.
+//!
+//! This crate holds the connector's catalog entry only ([`spec`]): its connection schema and the
+//! parameter and output schemas of its module. The runtime arrives with the HTTP connector's
+//! issue, on top of the HTTP layer of `flowrun-connect`.
+
+mod request;
+
+use flowrun_connect::config::HttpConnectionConfig;
+use flowrun_connect::schema::{input_schema, module};
+use flowrun_flow::catalog::{ConnectorSpec, ModuleKind};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use request::{Pagination, RequestOutput, RequestParams, ResponseFormat};
+
+/// The name in `uses: http.<module>` and `connector: http`.
+pub const NAME: &str = "http";
+
+/// A connection to one HTTP API.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct HttpConnection {
+    /// The URL relative request URLs resolve against, e.g. `https://api.example.com/v2`.
+    /// A request `url` of `orders?status=open` becomes `https://api.example.com/v2/orders?status=open`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(flatten)]
+    pub http: HttpConnectionConfig,
+}
+
+/// The catalog entry of the `http` connector.
+pub fn spec() -> ConnectorSpec {
+    ConnectorSpec {
+        name: NAME.to_owned(),
+        description: "Calls any HTTP API: JSON, text or binary, with basic, bearer, API-key or \
+                      OAuth2 authentication from the connection, or no connection at all for an \
+                      absolute URL."
+            .to_owned(),
+        connection_schema: input_schema::<HttpConnection>(),
+        connection_optional: true,
+        modules: vec![module::<RequestParams, RequestOutput>(
+            "request",
+            ModuleKind::ApiCall,
+            "Sends one HTTP request (or, with `paginate`, one per page) and returns \
+             `{status, headers, body}`. A status outside 2xx fails the step unless listed in \
+             `ok_status`.",
+        )],
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,35 @@
+//! The `config` block of a 1CRM connection.
+
+use flowrun_connect::config::HttpConnectionConfig;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// A connection to one 1CRM instance. The connector authenticates with HTTP Basic
+/// (`username`, `password`); an administrator must enable the API and Basic auth in "API and
+/// OAuth settings". Setting the shared `auth` key (e.g. `oauth2` against
+/// `https://{domain}/api.php/auth/user/access_token`) replaces Basic auth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+#[schemars(extend(
+    "if" = { "not": { "required": ["auth"] } },
+    "then" = { "required": ["username", "password"] }
+))]
+pub struct OnecrmConnection {
+    /// The instance's host name without scheme, optionally with the folder 1CRM lives in:
+    /// `crm.example.com` or `portaldemo.1crmcloud.com/1crm`. The connector calls
+    /// `https://{domain}/api.php`.
+    #[schemars(regex(pattern = r"^[A-Za-z0-9.\-]+(:[0-9]+)?(/[^\s?#]*)?$"))]
+    pub domain: String,
+    /// The 1CRM user the connector acts as; its access rights apply. Required unless `auth` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The user's password; write it as `"{{ secrets.NAME }}"`. Required unless `auth` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    /// Overrides the API root `https://{domain}/api.php`, e.g. a sandbox's
+    /// `http://127.0.0.1:8080/api.php`. Mostly for tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(flatten)]
+    pub http: HttpConnectionConfig,
+}

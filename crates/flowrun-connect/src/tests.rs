@@ -1,0 +1,131 @@
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::config::{ApiKeyLocation, Auth, ByteSize, HttpConnectionConfig, OAuth2Grant};
+use crate::schema::{input_schema, instance_problems, is_snake_case};
+
+/// A connection type shaped like every connector's: its own keys plus the shared ones.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+struct ExampleConnection {
+    /// The API root.
+    base_url: String,
+    #[serde(flatten)]
+    http: HttpConnectionConfig,
+}
+
+fn full_config() -> Value {
+    json!({
+        "base_url": "https://api.example.com/v2",
+        "auth": {
+            "kind": "oauth2",
+            "grant": "client_credentials",
+            "token_url": "https://api.example.com/oauth/token",
+            "client_id": "{{ env.SHOP_CLIENT_ID }}",
+            "client_secret": "{{ secrets.SHOP_SECRET }}",
+            "scopes": ["read", "write"],
+        },
+        "rate_limit": { "requests": 60, "per": "1m" },
+        "timeout": "30s",
+        "max_response_size": "10MB",
+    })
+}
+
+#[track_caller]
+fn check_schema(config: Value, expect_valid: bool) {
+    let problems = instance_problems(&input_schema::<ExampleConnection>(), &config);
+    assert_eq!(problems.is_empty(), expect_valid, "{config}: {problems:?}");
+}
+
+#[test]
+fn flatten_keeps_unknown_keys_out_of_schema_and_serde() {
+    check_schema(full_config(), true);
+    check_schema(json!({ "base_url": "https://x" }), true);
+    check_schema(json!({ "base_url": "https://x", "timeot": "5s" }), false);
+    check_schema(json!({ "timeout": "5s" }), false);
+
+    let config: ExampleConnection = serde_json::from_value(full_config()).unwrap();
+    assert_eq!(config.base_url, "https://api.example.com/v2");
+    assert_eq!(config.http.max_response_size, Some(ByteSize(10_000_000)));
+    assert!(matches!(
+        config.http.auth,
+        Some(Auth::OAuth2 {
+            grant: OAuth2Grant::ClientCredentials,
+            ..
+        })
+    ));
+    let unknown = json!({ "base_url": "https://x", "timeot": "5s" });
+    assert!(serde_json::from_value::<ExampleConnection>(unknown).is_err());
+}
+
+#[test]
+fn every_auth_kind_has_its_own_keys() {
+    let valid = [
+        json!({ "kind": "basic", "username": "u", "password": "{{ secrets.P }}" }),
+        json!({ "kind": "bearer", "token": "t" }),
+        json!({ "kind": "api_key", "name": "X-Api-Key", "value": "k" }),
+        json!({ "kind": "api_key", "name": "key", "value": "k", "in": "query" }),
+        json!({ "kind": "oauth2", "grant": "password", "token_url": "https://t", "client_id": "c",
+                "username": "u", "password": "p" }),
+    ];
+    for auth in valid {
+        check_schema(json!({ "base_url": "https://x", "auth": auth.clone() }), true);
+        let _: Auth = serde_json::from_value(auth).unwrap();
+    }
+    let invalid = [
+        json!({ "kind": "basic", "username": "u" }),
+        json!({ "kind": "bearer", "token": "t", "username": "u" }),
+        json!({ "kind": "api_key", "name": "k", "value": "v", "in": "cookie" }),
+        json!({ "kind": "oauth2", "grant": "implicit", "token_url": "https://t", "client_id": "c" }),
+        json!({ "kind": "digest" }),
+    ];
+    for auth in invalid {
+        check_schema(json!({ "base_url": "https://x", "auth": auth.clone() }), false);
+        assert!(serde_json::from_value::<Auth>(auth).is_err());
+    }
+    let api_key: Auth = serde_json::from_value(json!({ "kind": "api_key", "name": "k", "value": "v" })).unwrap();
+    assert!(matches!(
+        api_key,
+        Auth::ApiKey {
+            location: ApiKeyLocation::Header,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn rate_limit_and_sizes_are_checked() {
+    for (rate_limit, expect_valid) in [
+        (json!({ "requests": 10, "per": "1s" }), true),
+        (json!({ "requests": 0, "per": "1s" }), false),
+        (json!({ "requests": 10, "per": "1 second" }), false),
+        (json!({ "requests": 10 }), false),
+    ] {
+        check_schema(
+            json!({ "base_url": "https://x", "rate_limit": rate_limit }),
+            expect_valid,
+        );
+    }
+    for (size, bytes) in [("512B", 512), ("2KB", 2_000), ("10MB", 10_000_000), ("1GiB", 1 << 30)] {
+        assert_eq!(size.parse::<ByteSize>(), Ok(ByteSize(bytes)));
+        check_schema(json!({ "base_url": "https://x", "max_response_size": size }), true);
+    }
+    for size in ["", "10", "10 MB", "10mb", "1.5MB", "99999999999999999999GB"] {
+        assert!(size.parse::<ByteSize>().is_err(), "{size:?} parsed");
+    }
+    check_schema(json!({ "base_url": "https://x", "max_response_size": 4096 }), true);
+    check_schema(json!({ "base_url": "https://x", "max_response_size": "10 MB" }), false);
+    let config: HttpConnectionConfig = serde_json::from_value(json!({ "max_response_size": 4096 })).unwrap();
+    assert_eq!(config.max_response_size, Some(ByteSize(4096)));
+}
+
+#[test]
+fn snake_case_names() {
+    for name in ["http", "exact_online", "get_record", "v2"] {
+        assert!(is_snake_case(name), "{name}");
+    }
+    for name in ["", "Http", "exact-online", "_x", "2x", "getRecord"] {
+        assert!(!is_snake_case(name), "{name}");
+    }
+}

@@ -1,0 +1,21 @@
+//! One module per subcommand; each returns the exit code.
+
+mod completions;
+mod connectors;
+mod graph;
+mod schema;
+mod validate;
+
+use std::io;
+
+use crate::cli::{Cli, Command};
+
+pub fn run(cli: Cli) -> io::Result<u8> {
+    match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Schema(args) => schema::run(&args),
+        Command::Graph(args) => graph::run(&args),
+        Command::Connectors(args) => connectors::run(&args),
+        Command::Completions(args) => completions::run(&args),
+    }
+}

@@ -1,0 +1,3 @@
+//! Everything the binary prints for people or programs.
+
+pub mod diagnostics;
