@@ -280,7 +280,7 @@ impl JsonSchema for RetryOn {
 }
 
 /// What happens after retries are spent: `fail`, `ignore`, `break`, or `{ resume: <value> }`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnError {
     /// The run fails; steps not yet started are cancelled; `on_failure` steps run.
@@ -291,4 +291,26 @@ pub enum OnError {
     Break,
     /// As if the step had returned this value.
     Resume(Value),
+}
+
+/// Written by hand so that a misspelt word gets "not one of fail, ignore, break".
+impl JsonSchema for OnError {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "OnError".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "After retries: `fail` (default) fails the run; `ignore` yields no output and goes on; `break` stores the step or item as an incomplete execution and the run ends `partial`; `{ resume: <value> }` goes on as if the step returned the value.",
+            "oneOf": [
+                { "type": "string", "enum": ["fail", "ignore", "break"] },
+                {
+                    "type": "object",
+                    "properties": { "resume": { "description": "The output to go on with." } },
+                    "required": ["resume"],
+                    "additionalProperties": false,
+                },
+            ],
+        })
+    }
 }

@@ -201,27 +201,63 @@ fn parse_document<T: DeserializeOwned>(
     let structural = structure::check(&target);
     let valid = structural.is_empty();
     diagnostics.extend(structural);
-    if !valid
-        || yaml_errors.iter().any(|error| {
-            !matches!(
-                error.kind,
-                YamlErrorKind::DuplicateKey { .. } | YamlErrorKind::MultipleDocuments
-            )
-        })
-    {
-        return Some((tree, None));
-    }
-    match serde_json::from_value::<T>(tree.to_json()) {
+    let value = if valid {
+        serde_json::from_value::<T>(tree.to_json()).map_err(|error| error.to_string())
+    } else {
+        repaired(&tree, validator)
+    };
+    match value {
         Ok(value) => Some((tree, Some(value))),
-        Err(error) => {
+        Err(error) if valid => {
             // The schema accepted what serde refused: say so at the top rather than hide it.
-            diagnostics.push(Diagnostic::error(
-                "invalid-value",
-                Span::point(tree.span.start),
-                error.to_string(),
-            ));
+            diagnostics.push(Diagnostic::error("invalid-value", Span::point(tree.span.start), error));
             Some((tree, None))
         }
+        Err(_) => Some((tree, None)),
+    }
+}
+
+/// The model without the parts the schema rejected, so the semantic checks still run and a
+/// file's problems are reported in one pass. Steps are never dropped (diagnostics pair each
+/// step with its node by position); when a step itself is unusable there is no model.
+fn repaired<T: DeserializeOwned>(tree: &Node, validator: &Validator) -> Result<T, String> {
+    let mut json = tree.to_json();
+    for _ in 0..4 {
+        let mut removals: Vec<String> = Vec::new();
+        for error in validator.iter_errors(&json) {
+            structure::rejected_pointers(&error, &mut removals);
+        }
+        if removals.is_empty() {
+            break;
+        }
+        // Deepest and highest indexes first, so earlier removals do not shift later ones.
+        removals.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| b.cmp(a)));
+        removals.dedup();
+        for pointer in &removals {
+            remove_pointer(&mut json, pointer)?;
+        }
+    }
+    serde_json::from_value(json).map_err(|error| error.to_string())
+}
+
+fn remove_pointer(json: &mut Value, pointer: &str) -> Result<(), String> {
+    let unusable = || format!("cannot check the meaning of `{pointer}`");
+    let (parent, last) = pointer.rsplit_once('/').ok_or_else(unusable)?;
+    let is_step = matches!(parent, "/steps" | "/on_failure");
+    let last = last.replace("~1", "/").replace("~0", "~");
+    match json.pointer_mut(parent) {
+        Some(Value::Object(object)) => {
+            object.shift_remove(&last);
+            Ok(())
+        }
+        Some(Value::Array(items)) if !is_step => {
+            let index: usize = last.parse().map_err(|_| unusable())?;
+            if index < items.len() {
+                items.remove(index);
+            }
+            Ok(())
+        }
+        _ => Err(unusable()),
     }
 }
 

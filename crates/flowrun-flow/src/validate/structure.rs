@@ -109,6 +109,19 @@ fn report(target: &Target<'_>, error: &ValidationError<'_>, out: &mut Vec<Diagno
                 format!("expected {}{context}", display_literal(expected_value)),
             ));
         }
+        ValidationErrorKind::Minimum { limit } => {
+            let what = key_name
+                .map(|name| format!("`{name}`"))
+                .unwrap_or_else(|| "the value".to_owned());
+            out.push(
+                Diagnostic::error(
+                    "invalid-value",
+                    value_span,
+                    format!("{what} must be at least {limit}, found {}{context}", node.to_json()),
+                )
+                .with_label(format!("at least {limit}")),
+            );
+        }
         ValidationErrorKind::Pattern { pattern } => {
             out.push(pattern_error(pattern, node, value_span, key_name, context))
         }
@@ -135,6 +148,57 @@ fn report(target: &Target<'_>, error: &ValidationError<'_>, out: &mut Vec<Diagno
                 format!("{what}{error}{context}"),
             ));
         }
+    }
+}
+
+/// The branch of a failed `oneOf`/`anyOf` the user most likely meant: of the branches whose
+/// type matches and whose required keys are all there, the one with the fewest errors.
+fn likely_branch<'e>(
+    pointer: &str,
+    compatible: &[&'e Vec<ValidationError<'static>>],
+) -> Option<&'e Vec<ValidationError<'static>>> {
+    let lacks_required = |errors: &&Vec<ValidationError<'static>>| {
+        errors.iter().any(|error| {
+            error.instance_path().as_str() == pointer && matches!(error.kind(), ValidationErrorKind::Required { .. })
+        })
+    };
+    compatible
+        .iter()
+        .copied()
+        .filter(|errors| !lacks_required(errors))
+        .min_by_key(|errors| errors.len())
+}
+
+/// Where the values an error rejects sit, looking inside `oneOf`/`anyOf` for the branch the
+/// user meant (so that one bad key does not condemn the whole block around it).
+pub(crate) fn rejected_pointers(error: &ValidationError<'_>, out: &mut Vec<String>) {
+    let pointer = error.instance_path().as_str();
+    match error.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            out.extend(
+                unexpected
+                    .iter()
+                    .map(|key| format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1"))),
+            );
+        }
+        // A malformed id is still a string: keep it so the step keeps its identity.
+        ValidationErrorKind::Pattern { pattern } if pattern == FLOW_ID_PATTERN || pattern == STEP_ID_PATTERN => {}
+        ValidationErrorKind::OneOfNotValid { context: branches } | ValidationErrorKind::AnyOf { context: branches } => {
+            let compatible: Vec<&Vec<ValidationError<'static>>> = branches
+                .iter()
+                .filter(|errors| {
+                    !errors.iter().any(|error| {
+                        error.instance_path().as_str() == pointer
+                            && matches!(error.kind(), ValidationErrorKind::Type { .. })
+                    })
+                })
+                .collect();
+            match likely_branch(pointer, &compatible) {
+                Some(best) => best.iter().for_each(|error| rejected_pointers(error, out)),
+                None => out.push(pointer.to_owned()),
+            }
+        }
+        _ => out.push(pointer.to_owned()),
     }
 }
 
@@ -176,13 +240,7 @@ fn report_alternatives(
         );
         return;
     }
-    let lacks_required = |errors: &&Vec<ValidationError<'static>>| {
-        errors.iter().any(|error| {
-            error.instance_path().as_str() == pointer && matches!(error.kind(), ValidationErrorKind::Required { .. })
-        })
-    };
-    let complete: Vec<_> = compatible.iter().filter(|errors| !lacks_required(errors)).collect();
-    if let Some(best) = complete.iter().min_by_key(|errors| errors.len()) {
+    if let Some(best) = likely_branch(pointer, &compatible) {
         for error in best.iter() {
             report(target, error, out);
         }
@@ -326,10 +384,12 @@ fn type_names(kind: &TypeKind) -> String {
     };
     match kind {
         TypeKind::Single(json_type) => name(json_type).to_owned(),
+        // "or null" only restates that the key is optional: leave it out.
         TypeKind::Multiple(types) => join_or(
             &types
                 .iter()
                 .map(|json_type| name(&json_type).to_owned())
+                .filter(|name| name != "null")
                 .collect::<Vec<_>>(),
         ),
     }
