@@ -184,6 +184,7 @@ pub(super) fn check_connection(name: &str, connector: &str, node: &Node, catalog
         validator,
         templates_allowed: true,
         context: format!(" in the config of connection `{name}` ({connector})"),
+        root_key: node.entry("config").map(|(key, _)| key.span),
     };
     out.extend(structure::check(&target));
 }
@@ -321,15 +322,10 @@ fn check_module_step(
             validator,
             templates_allowed: true,
             context: format!(" in `with` of step `{}` ({key})", step.id),
+            // Without `with`, a missing parameter is reported at `uses`.
+            root_key: Some(key_span(node, if node.get("with").is_some() { "with" } else { "uses" })),
         };
-        let mut found = structure::check(&target);
-        if node.get("with").is_none() {
-            // Point at the step rather than at an empty `with` that does not exist.
-            for diagnostic in &mut found {
-                diagnostic.span = key_span(node, "uses");
-            }
-        }
-        out.extend(found);
+        out.extend(structure::check(&target));
     }
     match &step.connection {
         Some(name) => match connections.connector_of(name) {
@@ -480,6 +476,7 @@ fn check_trigger(
                     validator,
                     templates_allowed: true,
                     context: format!(" in trigger `{uses}`"),
+                    root_key: Some(key.span),
                 };
                 out.extend(structure::check(&target));
             }

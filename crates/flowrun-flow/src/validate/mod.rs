@@ -10,6 +10,8 @@ mod graph;
 mod project_checks;
 mod refs;
 mod structure;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -197,6 +199,7 @@ fn parse_document<T: DeserializeOwned>(
         validator,
         templates_allowed: false,
         context: String::new(),
+        root_key: None,
     };
     let structural = structure::check(&target);
     let valid = structural.is_empty();

@@ -20,6 +20,8 @@ pub(crate) struct Target<'a> {
     pub templates_allowed: bool,
     /// Appended to messages, e.g. " in `with` of `onecrm.search_records`".
     pub context: String,
+    /// The key that holds `node` (`with`, `config`), where a key missing from it is reported.
+    pub root_key: Option<Span>,
 }
 
 pub(crate) fn check(target: &Target<'_>) -> Vec<Diagnostic> {
@@ -68,7 +70,10 @@ fn report(target: &Target<'_>, error: &ValidationError<'_>, out: &mut Vec<Diagno
         }
         ValidationErrorKind::Required { property } => {
             let property = property.as_str().unwrap_or_default();
-            let span = missing_key_span(key.map(|key| key.span), node);
+            let parent_key = key
+                .map(|key| key.span)
+                .or(if pointer.is_empty() { target.root_key } else { None });
+            let span = missing_key_span(parent_key, node);
             let whose = key_name.map(|name| format!(" in `{name}`")).unwrap_or_default();
             out.push(
                 Diagnostic::error(

@@ -1,0 +1,278 @@
+//! The validator against a catalog written here: data in, `line:column code` out.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::catalog::{Catalog, ConnectorSpec, ModuleKind, ModuleSpec};
+use crate::model::Project;
+use crate::{Context, validate_flow, validate_project};
+
+fn module(name: &str, kind: ModuleKind, params: serde_json::Value) -> ModuleSpec {
+    ModuleSpec {
+        name: name.into(),
+        kind,
+        description: format!("{name} module"),
+        params_schema: params,
+        output_schema: json!({}),
+    }
+}
+
+fn catalog() -> Catalog {
+    let search = json!({
+        "type": "object",
+        "properties": { "module": { "type": "string" }, "limit": { "type": "integer" } },
+        "required": ["module"],
+        "additionalProperties": false,
+    });
+    let event = json!({
+        "type": "object",
+        "properties": { "connection": { "type": "string" }, "module": { "type": "string" } },
+        "required": ["module"],
+        "additionalProperties": false,
+    });
+    let crm = ConnectorSpec {
+        name: "crm".into(),
+        description: "A CRM.".into(),
+        connection_schema: json!({
+            "type": "object",
+            "properties": { "domain": { "type": "string" } },
+            "required": ["domain"],
+            "additionalProperties": false,
+        }),
+        connection_optional: false,
+        modules: vec![
+            module("search", ModuleKind::Search, search),
+            module("create", ModuleKind::Create, json!({ "type": "object" })),
+            module("new_event", ModuleKind::Trigger, event),
+        ],
+    };
+    let web = ConnectorSpec {
+        name: "web".into(),
+        description: "Any API.".into(),
+        connection_schema: json!({ "type": "object" }),
+        connection_optional: true,
+        modules: vec![module("request", ModuleKind::ApiCall, json!({ "type": "object" }))],
+    };
+    Catalog::new(vec![crm, web])
+}
+
+/// Validates `text` and compares `line:column code` of every diagnostic with `expect`.
+#[track_caller]
+fn check(text: &str, expect: &[&str]) {
+    check_with_project(text, None, expect);
+}
+
+#[track_caller]
+fn check_with_project(text: &str, project: Option<&Project>, expect: &[&str]) {
+    let catalog = catalog();
+    let project = project.map(|project| (Path::new("flowrun.yaml"), project));
+    let report = validate_flow(
+        Path::new("flow.yaml"),
+        text.as_bytes(),
+        Context {
+            catalog: &catalog,
+            project,
+        },
+    );
+    let found: Vec<String> = report
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}:{} {}", d.span.start.line, d.span.start.column, d.code))
+        .collect();
+    let messages: Vec<&str> = report.diagnostics.iter().map(|d| d.message.as_str()).collect();
+    assert_eq!(found, expect, "messages: {messages:#?}");
+}
+
+const CONNECTIONS: &str = "connections:\n  main: { connector: crm, config: { domain: x } }\n";
+
+#[test]
+fn a_valid_flow_has_no_diagnostics() {
+    let text = format!(
+        "flow: ok\n{CONNECTIONS}steps:\n  - id: a\n    uses: crm.search\n    with: {{ module: Account, limit: \"{{{{ inputs.n }}}}\" }}\ninputs:\n  n: {{ type: integer, default: 5 }}\n"
+    );
+    check(&text, &[]);
+}
+
+#[test]
+fn structure_problems_point_at_keys_and_values() {
+    check(
+        "flow: Ok\nstpes: []\n",
+        &["1:1 missing-key", "1:7 invalid-id", "2:1 unknown-key"],
+    );
+    check(
+        "flow: ok\nsteps:\n  - id: a\n    uses: web.request\n    timeout: soon\n",
+        &["5:14 invalid-duration"],
+    );
+}
+
+#[test]
+fn modules_connections_and_parameters() {
+    let text = format!(
+        "flow: m\n{CONNECTIONS}steps:\n  - id: a\n    uses: crm.serch\n  - id: b\n    uses: crm.search\n    with: {{ modul: x }}\n  - id: c\n    uses: nope.x\n  - id: d\n    uses: crm.search\n    connection: other\n    with: {{ module: x }}\n"
+    );
+    check(
+        &text,
+        &[
+            "6:11 unknown-module",
+            "9:5 missing-key",
+            "9:13 unknown-key",
+            "11:11 unknown-connector",
+            "14:17 unknown-connection",
+        ],
+    );
+}
+
+#[test]
+fn connection_omitted_needs_exactly_one() {
+    let two = "connections:\n  a: { connector: crm, config: { domain: x } }\n  b: { connector: crm, config: { domain: y } }\n";
+    check(
+        &format!("flow: c\n{two}steps:\n  - id: s\n    uses: crm.search\n    with: {{ module: x }}\n"),
+        &[
+            "3:3 unused-connection",
+            "4:3 unused-connection",
+            "7:5 ambiguous-connection",
+        ],
+    );
+    check(
+        "flow: c\nsteps:\n  - id: s\n    uses: crm.search\n    with: { module: x }\n",
+        &["4:5 missing-connection"],
+    );
+    check("flow: c\nsteps:\n  - id: s\n    uses: web.request\n", &[]);
+}
+
+#[test]
+fn connection_config_is_checked_against_the_connector() {
+    check(
+        "flow: c\nconnections:\n  main: { connector: crm, config: { domian: x } }\nsteps:\n  - id: s\n    uses: crm.search\n    with: { module: x }\n",
+        &["3:27 missing-key", "3:37 unknown-key"],
+    );
+}
+
+#[test]
+fn cycles_name_every_step() {
+    let text = "flow: g\nsteps:\n  - id: a\n    uses: web.request\n    needs: [c]\n  - id: b\n    uses: web.request\n    with: { x: \"{{ steps.a.output }}\" }\n  - id: c\n    uses: web.request\n    needs: [b]\n";
+    let catalog = catalog();
+    let report = validate_flow(
+        Path::new("f.yaml"),
+        text.as_bytes(),
+        Context {
+            catalog: &catalog,
+            project: None,
+        },
+    );
+    assert_eq!(report.diagnostics.len(), 1, "{:#?}", report.diagnostics);
+    assert_eq!(report.diagnostics[0].message, "dependency cycle: a -> b -> c -> a");
+    assert_eq!(report.diagnostics[0].related.len(), 2);
+}
+
+#[test]
+fn references_and_context_names() {
+    let text = "flow: r\ninputs:\n  since: { type: string }\nsteps:\n  - id: b\n    uses: web.request\n  - id: a\n    uses: web.request\n    with: { x: \"{{ inputs.sinse }} {{ item }} {{ steps.zz.output }} {{ steps.b.outptu }}\" }\n";
+    check(
+        text,
+        &[
+            "3:3 unused-input",
+            "9:16 invalid-reference",
+            "9:16 undefined-variable",
+            "9:16 unknown-input",
+            "9:16 unknown-step",
+        ],
+    );
+}
+
+#[test]
+fn for_each_only_keys_and_triggers() {
+    let text = "flow: t\ntrigger:\n  schedule: { cron: \"61 * * * *\", timezone: Mars/Base }\nsteps:\n  - id: a\n    uses: web.request\n    concurrency: 2\n    item_key: \"{{ item.id }}\"\n";
+    check(
+        text,
+        &[
+            "3:21 invalid-cron",
+            "3:45 invalid-timezone",
+            "7:5 needs-for-each",
+            "8:5 needs-for-each",
+            "8:15 undefined-variable",
+        ],
+    );
+    check(
+        "flow: t\ntrigger:\n  webhook: { path: in, signature: { header: X-Sig, algorithm: hmac-sha256 } }\nsteps:\n  - id: a\n    uses: web.request\n",
+        &["3:24 signature-without-secret"],
+    );
+    check(
+        "flow: t\ntrigger:\n  crm.new_evnt: { module: Account }\nsteps:\n  - id: a\n    uses: web.request\n",
+        &["3:3 unknown-trigger"],
+    );
+}
+
+#[test]
+fn inputs_state_and_unquoted_templates() {
+    check(
+        "flow: i\ninputs:\n  n: { type: integer, default: \"5\" }\nstate: { cursor_scope: flow }\nsteps:\n  - id: a\n    uses: web.request\n    with: { n: \"{{ inputs.n }}\" }\n",
+        &["3:32 input-default-type", "4:24 reserved"],
+    );
+    check(
+        "flow: u\nsteps:\n  - id: a\n    uses: web.request\n    with:\n      x: {{ run.id }}\n",
+        &["6:10 unquoted-template"],
+    );
+}
+
+#[test]
+fn project_connections_and_profiles() {
+    let catalog = catalog();
+    let project_text = "connections:\n  main: { connector: crm, config: { domain: x } }\nprofiles:\n  prod:\n    connections:\n      extra: { connector: crm, config: { domain: p } }\n";
+    let project_report = validate_project(Path::new("flowrun.yaml"), project_text.as_bytes(), &catalog);
+    assert!(
+        project_report.diagnostics.is_empty(),
+        "{:#?}",
+        project_report.diagnostics
+    );
+    let project = project_report.project.unwrap();
+    let text = "flow: p\nsteps:\n  - id: a\n    uses: crm.search\n    connection: extra\n    with: { module: x }\n";
+    check_with_project(text, Some(&project), &[]);
+    let report = validate_flow(
+        Path::new("p.yaml"),
+        text.as_bytes(),
+        Context {
+            catalog: &catalog,
+            project: Some((Path::new("flowrun.yaml"), &project)),
+        },
+    );
+    let flow = report.flow.unwrap();
+    let tree = report.tree.unwrap();
+    let together = crate::validate_together(
+        &[crate::validate::ValidatedFlow {
+            path: Path::new("p.yaml"),
+            flow: &flow,
+            tree: &tree,
+        }],
+        Some((Path::new("flowrun.yaml"), &project)),
+    );
+    assert_eq!(
+        together.iter().map(|d| d.code).collect::<Vec<_>>(),
+        ["profile-missing-connection"]
+    );
+    let bad = validate_project(
+        Path::new("flowrun.yaml"),
+        b"state: mysql://x\nprofiles:\n  dev:\n    connections:\n      ghost: { config: { a: 1 } }\n",
+        &catalog,
+    );
+    let codes: Vec<_> = bad.diagnostics.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["invalid-value", "missing-key"]);
+}
+
+#[test]
+fn every_problem_of_a_file_at_once_sorted_by_position() {
+    let text = "flow: A\nsteps:\n  - id: B\n    uses: web.request\n    timeout: 1x\n    on_error: resme\n  - id: B\n    uses: crm.nope\n";
+    check(
+        text,
+        &[
+            "1:7 invalid-id",
+            "3:9 invalid-id",
+            "5:14 invalid-duration",
+            "6:15 invalid-value",
+            "7:9 duplicate-step-id",
+            "7:9 invalid-id",
+            "8:11 unknown-module",
+        ],
+    );
+}
