@@ -1,5 +1,7 @@
 //! The dependency graph of a flow's steps: edges from `needs` and from template references.
 
+use std::collections::{HashMap, VecDeque};
+
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use serde::Serialize;
@@ -56,27 +58,39 @@ impl StepGraph {
         cycles
     }
 
-    /// Follows edges inside one strongly connected component from `start` back to it.
+    /// The shortest walk inside one strongly connected component from `start` back to it
+    /// (breadth first, lowest index first, so the reported cycle is stable).
     fn walk_cycle(&self, start: NodeIndex, component: &[NodeIndex]) -> Vec<usize> {
-        let mut path = vec![start];
-        let mut current = start;
-        loop {
-            let next = self
+        let mut came_from: HashMap<NodeIndex, NodeIndex> = HashMap::new();
+        let mut queue = VecDeque::from([start]);
+        while let Some(current) = queue.pop_front() {
+            let mut next: Vec<NodeIndex> = self
                 .graph
                 .neighbors(current)
                 .filter(|next| component.contains(next))
-                .min_by_key(|next| (*next != start, !path.contains(next), next.index()));
-            match next {
-                Some(next) if next == start => break,
-                Some(next) if !path.contains(&next) => {
-                    path.push(next);
-                    current = next;
+                .collect();
+            next.sort();
+            for node in next {
+                if node == start {
+                    let mut middle = Vec::new();
+                    let mut at = current;
+                    while at != start {
+                        middle.push(at.index());
+                        at = came_from[&at];
+                    }
+                    middle.reverse();
+                    let mut path = vec![start.index()];
+                    path.extend(middle);
+                    path.push(start.index());
+                    return path;
                 }
-                _ => break,
+                if let std::collections::hash_map::Entry::Vacant(entry) = came_from.entry(node) {
+                    entry.insert(current);
+                    queue.push_back(node);
+                }
             }
         }
-        path.push(start);
-        path.into_iter().map(NodeIndex::index).collect()
+        vec![start.index(), start.index()]
     }
 
     /// Edges as (dependency, dependent, kind), in a stable order.

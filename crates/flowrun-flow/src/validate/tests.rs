@@ -276,3 +276,37 @@ fn every_problem_of_a_file_at_once_sorted_by_position() {
         ],
     );
 }
+
+const EXAMPLE: &str = "flow: p\nconnections:\n  main: { connector: crm, config: { domain: x } }\ninputs:\n  n: { type: integer, default: 5 }\ntrigger:\n  schedule: { cron: \"0 * * * *\", timezone: UTC }\nsteps:\n  - id: a\n    uses: crm.search\n    with: { module: Account, limit: \"{{ inputs.n }}\" }\n    retry: { attempts: 3, on: [429, 5xx] }\n  - id: b\n    for_each: \"{{ steps.a.output }}\"\n    uses: web.request\n    with: { x: \"{{ item }}\" }\n    on_error: { resume: 1 }\n  - id: c\n    transform:\n      input: \"{{ steps.b.output }}\"\n      pipeline: [ { filter: item.x }, flatten, { sort: { by: [item.a], order: desc } } ]\noutput: \"{{ steps.c.output }}\"\n";
+
+#[test]
+fn the_fuzz_seed_is_valid() {
+    check(EXAMPLE, &[]);
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// No input makes the validator panic: random edits of a valid flow reach every check.
+    #[test]
+    fn never_panics_on_edited_flows(edits in proptest::collection::vec((0usize..2000, proptest::prelude::any::<u8>()), 1..6)) {
+        let mut bytes = EXAMPLE.as_bytes().to_vec();
+        for (at, byte) in edits {
+            let at = at % (bytes.len() + 1);
+            match byte % 3 {
+                0 => bytes.insert(at, b"{}[]:-'\"&*!|>#\n x0"[usize::from(byte) % 18]),
+                1 if at < bytes.len() => { bytes.remove(at); }
+                _ => bytes.insert(at, byte),
+            }
+        }
+        let catalog = catalog();
+        let _ = validate_flow(Path::new("f.yaml"), &bytes, Context { catalog: &catalog, project: None });
+    }
+
+    #[test]
+    fn never_panics_on_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+        let catalog = catalog();
+        let _ = validate_flow(Path::new("f.yaml"), &bytes, Context { catalog: &catalog, project: None });
+        let _ = validate_project(Path::new("flowrun.yaml"), &bytes, &catalog);
+    }
+}
