@@ -56,7 +56,7 @@ pub fn editor_flow_schema(catalog: &Catalog) -> Value {
         .map(|connector| {
             json!({
                 "if": { "properties": { "connector": { "const": connector.name } }, "required": ["connector"] },
-                "then": { "properties": { "config": connector.connection_schema } },
+                "then": { "properties": { "config": templates_allowed(&connector.connection_schema) } },
             })
         })
         .collect();
@@ -104,12 +104,29 @@ pub fn editor_flow_schema(catalog: &Catalog) -> Value {
 }
 
 fn with_description(schema: &Value, description: &str) -> Value {
-    let mut schema = schema.clone();
+    let mut schema = templates_allowed(schema);
     if let Some(object) = schema.as_object_mut() {
         object.remove("$schema");
         object
             .entry("description")
             .or_insert_with(|| Value::String(description.to_owned()));
+    }
+    schema
+}
+
+/// A parameter's value may be a template (`"{{ steps.a.output.id }}"`) known only at run time,
+/// so the editor accepts one wherever a parameter is expected, as the validator does.
+fn templates_allowed(schema: &Value) -> Value {
+    let mut schema = schema.clone();
+    if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        for property in properties.values_mut() {
+            let template = json!({ "type": "string", "pattern": "\\{\\{" });
+            let mut wrapped = json!({ "anyOf": [property.clone(), template] });
+            if let Some(description) = property.get("description") {
+                wrapped["description"] = description.clone();
+            }
+            *property = wrapped;
+        }
     }
     schema
 }

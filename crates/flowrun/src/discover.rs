@@ -53,10 +53,12 @@ fn folder_files(folder: &Path) -> io::Result<Vec<(PathBuf, FileKind)>> {
             continue;
         }
         let name = entry.file_name().to_string_lossy();
+        // `validate .` prints `flows/a.yaml`, not `./flows/a.yaml`.
+        let path = entry.path().strip_prefix(".").unwrap_or(entry.path()).to_path_buf();
         if name == PROJECT_FILE_NAME {
-            found.push((entry.into_path(), FileKind::Project));
+            found.push((path, FileKind::Project));
         } else if is_yaml(&name) && !is_test_file(&name) && has_flow_key(entry.path())? {
-            found.push((entry.into_path(), FileKind::Flow));
+            found.push((path, FileKind::Flow));
         }
     }
     Ok(found)

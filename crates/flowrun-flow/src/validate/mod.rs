@@ -132,11 +132,13 @@ pub fn validate_together(flows: &[ValidatedFlow<'_>], project: Option<(&Path, &P
                 format!("flow id `{}` is used by another flow", flow.flow.flow),
             )
             .with_label("second use")
+            // The first use is in another file, so it goes in the help, not in a label.
             .with_help(format!(
-                "flow ids are unique in a repository; `{}` already uses it",
-                first.path.display()
-            ))
-            .with_related(format!("first used in {}", first.path.display()), first_span);
+                "flow ids are unique in a repository; {}:{}:{} already uses it: rename one",
+                first.path.display(),
+                first_span.start.line,
+                first_span.start.column
+            ));
             diagnostic.file = flow.path.to_path_buf();
             diagnostics.push(diagnostic);
         }
