@@ -1,13 +1,12 @@
 //! The corpus of broken flows: each file's human and JSON diagnostics, snapshotted.
 
-use std::path::Path;
 
 use crate::support::{flowrun, repo_root};
 
 #[test]
 fn every_broken_flow_is_reported_with_positions() {
     let folder = repo_root().join("tests/fixtures/broken");
-    insta::glob!("../fixtures/broken", "*.yaml", |path: &Path| {
+    insta::glob!("../fixtures/broken", "*.yaml", |path| {
         let name = path.file_name().unwrap().to_str().unwrap();
         let human = flowrun(&folder, &["validate", name]);
         let json = flowrun(&folder, &["validate", "--format", "json", name]);
