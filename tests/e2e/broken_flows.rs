@@ -1,6 +1,5 @@
 //! The corpus of broken flows: each file's human and JSON diagnostics, snapshotted.
 
-
 use crate::support::{flowrun, repo_root};
 
 #[test]
