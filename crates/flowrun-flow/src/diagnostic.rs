@@ -39,6 +39,8 @@ pub struct Diagnostic {
     pub help: Option<String>,
     /// Other places that explain this one (the first definition of a duplicate, the steps of a cycle).
     pub related: Vec<Related>,
+    /// The file holds secrets (a dotenv file): show where, never its lines.
+    pub source_hidden: bool,
 }
 
 /// A second place a diagnostic refers to.
@@ -59,6 +61,7 @@ impl Diagnostic {
             label: None,
             help: None,
             related: Vec::new(),
+            source_hidden: false,
         }
     }
 

@@ -11,10 +11,13 @@ pub mod yaml;
 
 pub use model::duration::Duration;
 pub mod diagnostic;
+pub mod dotenv;
 pub mod references;
 pub mod schema;
 pub mod suggest;
 pub mod validate;
 
 pub use diagnostic::{Diagnostic, Severity};
-pub use validate::{Context, FlowReport, ProjectReport, validate_flow, validate_project, validate_together};
+pub use validate::{
+    Context, FlowReport, FlowSummary, ProjectReport, unused_secrets, validate_flow, validate_project, validate_together,
+};

@@ -10,6 +10,7 @@ mod graph;
 mod project_checks;
 mod refs;
 mod structure;
+mod summary;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +22,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use graph::{EdgeKind, StepGraph};
+pub use summary::{FlowSummary, OutsideConnection};
 
 use crate::catalog::Catalog;
 use crate::diagnostic::{Diagnostic, sort_and_dedupe};
@@ -39,12 +41,15 @@ pub struct Context<'a> {
 /// The result of validating one flow file.
 #[derive(Debug, Clone)]
 pub struct FlowReport {
-    /// The flow, when its structure is valid (semantic errors may remain).
+    /// The flow, when its structure is valid or could be repaired by leaving out what the
+    /// schema rejected (diagnostics may remain: check `has_errors`).
     pub flow: Option<Flow>,
     /// The positioned tree, when the YAML parsed.
     pub tree: Option<Node>,
     /// The step dependency graph, when the flow deserialized.
     pub graph: Option<StepGraph>,
+    /// What the checks across files need, when the flow deserialized.
+    pub summary: Option<FlowSummary>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -68,6 +73,7 @@ pub fn validate_flow(path: &Path, bytes: &[u8], context: Context<'_>) -> FlowRep
         flow: None,
         tree: None,
         graph: None,
+        summary: None,
         diagnostics: Vec::new(),
     };
     let parsed = parse_document::<Flow>(bytes, compiled_flow_schema(), "a flow file", &mut report.diagnostics);
@@ -75,6 +81,7 @@ pub fn validate_flow(path: &Path, bytes: &[u8], context: Context<'_>) -> FlowRep
         if let Some(flow) = &flow {
             let graph = flow_checks::check(flow, &tree, context, &mut report.diagnostics);
             report.graph = Some(graph);
+            report.summary = Some(FlowSummary::new(path, flow, &tree));
         }
         report.flow = flow;
         report.tree = Some(tree);
@@ -107,50 +114,56 @@ pub fn validate_project(path: &Path, bytes: &[u8], catalog: &Catalog) -> Project
     report
 }
 
-/// A flow that passed its own checks, for the checks that span files.
-#[derive(Debug, Clone, Copy)]
-pub struct ValidatedFlow<'a> {
-    pub path: &'a Path,
-    pub flow: &'a Flow,
-    pub tree: &'a Node,
-}
-
 /// Checks across files validated together: flow ids are unique, and every profile of the
 /// project provides the connections each flow needs.
-pub fn validate_together(flows: &[ValidatedFlow<'_>], project: Option<(&Path, &Project)>) -> Vec<Diagnostic> {
+pub fn validate_together(flows: &[FlowSummary], project: Option<&Project>) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     for (index, flow) in flows.iter().enumerate() {
-        let first = flows[..index]
-            .iter()
-            .find(|earlier| earlier.flow.flow == flow.flow.flow);
-        if let Some(first) = first {
-            let span = flow.tree.get("flow").map_or_else(Span::default, |node| node.span);
-            let first_span = first.tree.get("flow").map_or_else(Span::default, |node| node.span);
+        if let Some(first) = flows[..index].iter().find(|earlier| earlier.id == flow.id) {
             let mut diagnostic = Diagnostic::error(
                 "duplicate-flow-id",
-                span,
-                format!("flow id `{}` is used by another flow", flow.flow.flow),
+                flow.id_span,
+                format!("flow id `{}` is used by another flow", flow.id),
             )
             .with_label("second use")
             // The first use is in another file, so it goes in the help, not in a label.
             .with_help(format!(
                 "flow ids are unique in a repository; {}:{}:{} already uses it: rename one",
                 first.path.display(),
-                first_span.start.line,
-                first_span.start.column
+                first.id_span.start.line,
+                first.id_span.start.column
             ));
-            diagnostic.file = flow.path.to_path_buf();
+            diagnostic.file = flow.path.clone();
             diagnostics.push(diagnostic);
         }
-        if let Some((_, project)) = project {
-            for mut diagnostic in project_checks::missing_profile_connections(flow.flow, flow.tree, project) {
-                diagnostic.file = flow.path.to_path_buf();
+        if let Some(project) = project {
+            for mut diagnostic in project_checks::missing_profile_connections(flow, project) {
+                diagnostic.file = flow.path.clone();
                 diagnostics.push(diagnostic);
             }
         }
     }
     sort_and_dedupe(&mut diagnostics);
     diagnostics
+}
+
+/// Secrets in the project's secrets file that no flow reads. Only meaningful when `flows` are
+/// all the flows of the project. `names` come from [`crate::dotenv::names`]; the diagnostics
+/// hide the file's lines, which hold secret values.
+pub fn unused_secrets(secrets_file: &Path, names: &[(String, Span)], flows: &[FlowSummary]) -> Vec<Diagnostic> {
+    names
+        .iter()
+        .filter(|(name, _)| !flows.iter().any(|flow| flow.secrets.contains(name)))
+        .map(|(name, span)| {
+            let mut diagnostic = Diagnostic::warning("unused-secret", *span, format!("secret `{name}` is never used"))
+                .with_help(format!(
+                    "read it as `{{{{ secrets.{name} }}}}` in a flow, or remove it from the secrets file"
+                ));
+            diagnostic.file = secrets_file.to_path_buf();
+            diagnostic.source_hidden = true;
+            diagnostic
+        })
+        .collect()
 }
 
 fn finish(path: &Path, diagnostics: &mut Vec<Diagnostic>) {
@@ -203,13 +216,15 @@ fn parse_document<T: DeserializeOwned>(
         context: String::new(),
         root_key: None,
     };
-    let structural = structure::check(&target);
+    // One JSON copy of the tree serves the schema check, then serde (or the repair).
+    let json = tree.to_json();
+    let structural = structure::check_instance(&target, &json);
     let valid = structural.is_empty();
     diagnostics.extend(structural);
     let value = if valid {
-        serde_json::from_value::<T>(tree.to_json()).map_err(|error| error.to_string())
+        serde_json::from_value::<T>(json).map_err(|error| error.to_string())
     } else {
-        repaired(&tree, validator)
+        repaired(json, validator)
     };
     match value {
         Ok(value) => Some((tree, Some(value))),
@@ -225,8 +240,7 @@ fn parse_document<T: DeserializeOwned>(
 /// The model without the parts the schema rejected, so the semantic checks still run and a
 /// file's problems are reported in one pass. Steps are never dropped (diagnostics pair each
 /// step with its node by position); when a step itself is unusable there is no model.
-fn repaired<T: DeserializeOwned>(tree: &Node, validator: &Validator) -> Result<T, String> {
-    let mut json = tree.to_json();
+fn repaired<T: DeserializeOwned>(mut json: Value, validator: &Validator) -> Result<T, String> {
     for _ in 0..4 {
         let mut removals: Vec<String> = Vec::new();
         for error in validator.iter_errors(&json) {

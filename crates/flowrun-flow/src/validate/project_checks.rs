@@ -2,10 +2,11 @@
 
 use crate::catalog::Catalog;
 use crate::diagnostic::Diagnostic;
-use crate::model::{Flow, Project};
+use crate::model::Project;
 use crate::yaml::Node;
 
 use super::flow_checks::check_connection;
+use super::summary::FlowSummary;
 
 pub(super) fn check(project: &Project, tree: &Node, catalog: &Catalog, out: &mut Vec<Diagnostic>) {
     if let Some(connections) = tree.get("connections") {
@@ -63,12 +64,11 @@ fn check_state_url(url: &str, node: &Node, out: &mut Vec<Diagnostic>) {
 }
 
 /// A flow that names a connection only some profiles define cannot run under the others.
-pub(super) fn missing_profile_connections(flow: &Flow, tree: &Node, project: &Project) -> Vec<Diagnostic> {
+pub(super) fn missing_profile_connections(flow: &FlowSummary, project: &Project) -> Vec<Diagnostic> {
     let mut out = Vec::new();
-    let steps = tree.get("steps").and_then(Node::as_seq).unwrap_or_default();
-    for (step, node) in flow.steps.iter().zip(steps) {
-        let Some(name) = &step.connection else { continue };
-        if flow.connections.contains_key(name) || project.connections.contains_key(name) {
+    for outside in &flow.outside_connections {
+        let name = &outside.connection;
+        if project.connections.contains_key(name) {
             continue;
         }
         let defined_in: Vec<&str> = project
@@ -94,14 +94,14 @@ pub(super) fn missing_profile_connections(flow: &Flow, tree: &Node, project: &Pr
                     .map(|profile| format!("`{profile}`")),
             )
             .collect();
-        let span = node.get("connection").map_or(node.span, |value| value.span);
+        let span = outside.span;
         out.push(
             Diagnostic::error(
                 "profile-missing-connection",
                 span,
                 format!(
                     "connection `{name}` of step `{}` exists only in profile {}; runs under {} lack it",
-                    step.id,
+                    outside.step,
                     defined_in
                         .iter()
                         .map(|p| format!("`{p}`"))

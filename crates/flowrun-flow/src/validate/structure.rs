@@ -25,8 +25,12 @@ pub(crate) struct Target<'a> {
 }
 
 pub(crate) fn check(target: &Target<'_>) -> Vec<Diagnostic> {
-    let instance = target.node.to_json();
-    let errors: Vec<ValidationError<'_>> = target.validator.iter_errors(&instance).collect();
+    check_instance(target, &target.node.to_json())
+}
+
+/// As [`check`], with `target.node` already turned into JSON (the caller reuses it).
+pub(crate) fn check_instance(target: &Target<'_>, instance: &Value) -> Vec<Diagnostic> {
+    let errors: Vec<ValidationError<'_>> = target.validator.iter_errors(instance).collect();
     // A value of the wrong type also fails its `enum` or `pattern`: say only the first.
     let wrong_type: Vec<&str> = errors
         .iter()

@@ -237,16 +237,8 @@ fn project_connections_and_profiles() {
             project: Some((Path::new("flowrun.yaml"), &project)),
         },
     );
-    let flow = report.flow.unwrap();
-    let tree = report.tree.unwrap();
-    let together = crate::validate_together(
-        &[crate::validate::ValidatedFlow {
-            path: Path::new("p.yaml"),
-            flow: &flow,
-            tree: &tree,
-        }],
-        Some((Path::new("flowrun.yaml"), &project)),
-    );
+    let summary = report.summary.unwrap();
+    let together = crate::validate_together(std::slice::from_ref(&summary), Some(&project));
     assert_eq!(
         together.iter().map(|d| d.code).collect::<Vec<_>>(),
         ["profile-missing-connection"]
@@ -309,4 +301,55 @@ proptest::proptest! {
         let _ = validate_flow(Path::new("f.yaml"), &bytes, Context { catalog: &catalog, project: None });
         let _ = validate_project(Path::new("flowrun.yaml"), &bytes, &catalog);
     }
+}
+
+#[test]
+fn secrets_nothing_reads_are_warned_about_without_their_values() {
+    let catalog = catalog();
+    let text = "flow: s\nconnections:\n  main: { connector: crm, config: { domain: \"{{ secrets.DOMAIN }}\" } }\nsteps:\n  - id: a\n    uses: crm.search\n    with: { module: \"{{ secrets.MODULE }}\" }\n";
+    let report = validate_flow(
+        Path::new("s.yaml"),
+        text.as_bytes(),
+        Context {
+            catalog: &catalog,
+            project: None,
+        },
+    );
+    let summary = report.summary.unwrap();
+    let names = crate::dotenv::names("DOMAIN=crm.example.com\nMODULE=Account\nSPARE=canary-value-123\n");
+    let found = crate::unused_secrets(Path::new(".env"), &names, &[summary]);
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        (found[0].code, found[0].span.start.line, found[0].source_hidden),
+        ("unused-secret", 3, true)
+    );
+    assert!(!format!("{found:?}").contains("canary-value-123"));
+}
+
+#[test]
+fn duplicate_flow_ids_across_files() {
+    let catalog = catalog();
+    let text = b"flow: same\nsteps:\n  - id: a\n    uses: web.request\n";
+    let summaries: Vec<_> = ["a.yaml", "b.yaml"]
+        .iter()
+        .map(|name| {
+            validate_flow(
+                Path::new(name),
+                text,
+                Context {
+                    catalog: &catalog,
+                    project: None,
+                },
+            )
+            .summary
+            .unwrap()
+        })
+        .collect();
+    let found = crate::validate_together(&summaries, None);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].file, Path::new("b.yaml"));
+    assert_eq!(
+        found[0].help.as_deref(),
+        Some("flow ids are unique in a repository; a.yaml:1:7 already uses it: rename one")
+    );
 }

@@ -12,7 +12,11 @@ use crate::{catalog, exit_code};
 
 pub fn run(args: &GraphArgs) -> io::Result<u8> {
     let catalog = catalog::builtin();
-    let checked = super::validate::check(&[(args.file.clone(), FileKind::Flow)], &catalog)?;
+    let checked = super::validate::check(
+        &[(args.file.clone(), FileKind::Flow)],
+        &catalog,
+        super::validate::Keep::Reports,
+    )?;
     let errors = checked.diagnostics.iter().any(|diagnostic| diagnostic.is_error());
     let report = checked.flows.first().map(|(_, report)| report);
     let (Some(flow), Some(graph), false) = (
@@ -23,7 +27,6 @@ pub fn run(args: &GraphArgs) -> io::Result<u8> {
         render(
             crate::cli::DiagnosticFormat::Human,
             &checked.diagnostics,
-            &checked.sources,
             checked.n_files,
         )?;
         return Ok(exit_code::INVALID);

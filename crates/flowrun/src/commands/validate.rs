@@ -5,14 +5,15 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use flowrun_flow::catalog::Catalog;
-use flowrun_flow::validate::ValidatedFlow;
+use flowrun_flow::model::Project;
 use flowrun_flow::{
-    Context, Diagnostic, FlowReport, ProjectReport, Severity, validate_flow, validate_project, validate_together,
+    Context, Diagnostic, FlowReport, FlowSummary, ProjectReport, Severity, unused_secrets, validate_flow,
+    validate_project, validate_together,
 };
 
 use crate::cli::ValidateArgs;
 use crate::discover::{self, FileKind};
-use crate::render::diagnostics::{Sources, render};
+use crate::render::diagnostics::render;
 use crate::{catalog, exit_code};
 
 pub fn run(args: &ValidateArgs) -> io::Result<u8> {
@@ -29,8 +30,8 @@ pub fn run(args: &ValidateArgs) -> io::Result<u8> {
         }
     };
     let catalog = catalog::builtin();
-    let checked = check(&files, &catalog)?;
-    render(args.format, &checked.diagnostics, &checked.sources, checked.n_files)?;
+    let checked = check(&files, &catalog, Keep::Summaries)?;
+    render(args.format, &checked.diagnostics, checked.n_files)?;
     let failed = checked
         .diagnostics
         .iter()
@@ -38,96 +39,105 @@ pub fn run(args: &ValidateArgs) -> io::Result<u8> {
     Ok(if failed { exit_code::INVALID } else { exit_code::SUCCESS })
 }
 
-/// Every report of one `validate` (or `graph`) invocation.
+/// How much of each flow's report to keep: a repository is checked with summaries only, so
+/// memory does not grow with every tree; `graph` keeps the whole report of its one file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    Summaries,
+    Reports,
+}
+
+/// Every result of one `validate` (or `graph`) invocation.
 pub struct Checked {
+    /// The flows' full reports, with `Keep::Reports` only.
     pub flows: Vec<(PathBuf, FlowReport)>,
     pub diagnostics: Vec<Diagnostic>,
-    pub sources: Sources,
     pub n_files: usize,
 }
 
-/// Validates the files, each flow with the project file that applies to it.
-pub fn check(files: &[(PathBuf, FileKind)], catalog: &Catalog) -> io::Result<Checked> {
-    let mut sources = Sources::default();
-    let mut projects: BTreeMap<PathBuf, ProjectReport> = BTreeMap::new();
-    let mut flows = Vec::new();
-    let mut project_of_flow: Vec<Option<PathBuf>> = Vec::new();
-
-    let mut project_paths: Vec<PathBuf> = files
+/// Validates the files, each flow with the project file that applies to it, then the checks
+/// across files: per project, and flow ids across everything checked.
+pub fn check(files: &[(PathBuf, FileKind)], catalog: &Catalog, keep: Keep) -> io::Result<Checked> {
+    let named_projects: Vec<&PathBuf> = files
         .iter()
         .filter(|(_, kind)| *kind == FileKind::Project)
-        .map(|(path, _)| path.clone())
+        .map(|(path, _)| path)
         .collect();
-    for (path, kind) in files {
-        if *kind == FileKind::Flow {
-            let project = discover::project_for(path);
-            project_paths.extend(project.clone());
-            project_of_flow.push(project);
-        }
-    }
-    for path in project_paths {
-        if projects.contains_key(&path) {
-            continue;
-        }
-        let bytes = read(&path)?;
-        let report = validate_project(&path, &bytes, catalog);
-        sources.insert(&path, bytes);
-        projects.insert(path, report);
-    }
-    for ((path, _), project_path) in files
+    let flow_files: Vec<(&PathBuf, Option<PathBuf>)> = files
         .iter()
         .filter(|(_, kind)| *kind == FileKind::Flow)
-        .zip(&project_of_flow)
-    {
-        let bytes = read(path)?;
-        let project = project_path.as_ref().and_then(|project_path| {
-            let report = projects.get(project_path)?;
-            Some((project_path.as_path(), report.project.as_ref()?))
-        });
-        let report = validate_flow(path, &bytes, Context { catalog, project });
-        sources.insert(path, bytes);
-        flows.push((path.clone(), report));
-    }
+        .map(|(path, _)| (path, discover::project_for(path)))
+        .collect();
 
+    let mut projects: BTreeMap<PathBuf, ProjectReport> = BTreeMap::new();
+    let project_paths = named_projects
+        .iter()
+        .map(|path| (*path).clone())
+        .chain(flow_files.iter().filter_map(|(_, p)| p.clone()));
+    for path in project_paths {
+        if let std::collections::btree_map::Entry::Vacant(entry) = projects.entry(path) {
+            let report = validate_project(entry.key(), &read(entry.key())?, catalog);
+            entry.insert(report);
+        }
+    }
     let mut diagnostics: Vec<Diagnostic> = projects
         .values()
-        .flat_map(|report| report.diagnostics.iter().cloned())
+        .flat_map(|report| report.diagnostics.clone())
         .collect();
-    diagnostics.extend(flows.iter().flat_map(|(_, report)| report.diagnostics.iter().cloned()));
-    let together: Vec<ValidatedFlow<'_>> = flows
-        .iter()
-        .filter_map(|(path, report)| {
-            Some(ValidatedFlow {
-                path,
-                flow: report.flow.as_ref()?,
-                tree: report.tree.as_ref()?,
-            })
-        })
-        .collect();
-    // Cross-file checks, grouped by the project that applies.
-    let mut by_project: BTreeMap<Option<&PathBuf>, Vec<ValidatedFlow<'_>>> = BTreeMap::new();
-    for flow in &together {
-        let index = flows.iter().position(|(path, _)| path == flow.path).unwrap_or_default();
-        by_project
-            .entry(project_of_flow[index].as_ref())
-            .or_default()
-            .push(*flow);
+
+    let mut flows = Vec::new();
+    let mut summaries: BTreeMap<Option<&PathBuf>, Vec<FlowSummary>> = BTreeMap::new();
+    for (path, project_path) in &flow_files {
+        let project = project_path
+            .as_ref()
+            .and_then(|project_path| Some((project_path.as_path(), projects.get(project_path)?.project.as_ref()?)));
+        let mut report = validate_flow(path, &read(path)?, Context { catalog, project });
+        diagnostics.append(&mut report.diagnostics);
+        if let Some(summary) = report.summary.take() {
+            summaries.entry(project_path.as_ref()).or_default().push(summary);
+        }
+        if keep == Keep::Reports {
+            flows.push(((*path).clone(), report));
+        }
     }
-    for (project_path, group) in &by_project {
-        let project = project_path.and_then(|path| Some((path.as_path(), projects.get(path)?.project.as_ref()?)));
-        let mut found = validate_together(group, project);
-        found.retain(|diagnostic| diagnostic.code != "duplicate-flow-id");
-        diagnostics.extend(found);
+
+    for (project_path, group) in &summaries {
+        let Some(project_path) = project_path else { continue };
+        let Some(project) = projects.get(*project_path).and_then(|report| report.project.as_ref()) else {
+            continue;
+        };
+        diagnostics.extend(
+            validate_together(group, Some(project))
+                .into_iter()
+                .filter(|d| d.code != "duplicate-flow-id"),
+        );
+        // Unused secrets only make sense when the whole project is being checked.
+        if named_projects.contains(project_path) {
+            diagnostics.extend(secrets_nothing_reads(project_path, project, group)?);
+        }
     }
-    diagnostics.extend(validate_together(&together, None));
+    let everything: Vec<FlowSummary> = summaries.into_values().flatten().collect();
+    diagnostics.extend(validate_together(&everything, None));
     flowrun_flow::diagnostic::sort_and_dedupe(&mut diagnostics);
-    let n_files = flows.len() + projects.len();
+    let n_files = flow_files.len() + projects.len();
     Ok(Checked {
         flows,
         diagnostics,
-        sources,
         n_files,
     })
+}
+
+/// The names in the project's secrets file (values never leave this function) that no flow reads.
+fn secrets_nothing_reads(project_path: &Path, project: &Project, flows: &[FlowSummary]) -> io::Result<Vec<Diagnostic>> {
+    let Some(secrets_file) = &project.secrets_file else {
+        return Ok(Vec::new());
+    };
+    let path = project_path.parent().unwrap_or(Path::new("")).join(secrets_file);
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(Vec::new());
+    };
+    let names = flowrun_flow::dotenv::names(&String::from_utf8_lossy(&bytes));
+    Ok(unused_secrets(&path, &names, flows))
 }
 
 fn read(path: &Path) -> io::Result<Vec<u8>> {

@@ -19,17 +19,25 @@ use miette::{
 
 use crate::cli::DiagnosticFormat;
 
-/// The text of every file a diagnostic may point into.
+/// The text of every file a diagnostic shows lines of, read when rendering: validation keeps
+/// no file's text, and files with hidden sources (secrets) are never read here.
 #[derive(Default)]
-pub struct Sources {
+struct Sources {
     texts: HashMap<PathBuf, String>,
 }
 
 impl Sources {
-    pub fn insert(&mut self, path: &Path, bytes: Vec<u8>) {
-        let text =
-            String::from_utf8(bytes).unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned());
-        self.texts.insert(path.to_path_buf(), text);
+    fn read_for(diagnostics: &[Diagnostic]) -> Sources {
+        let mut texts = HashMap::new();
+        for diagnostic in diagnostics.iter().filter(|diagnostic| !diagnostic.source_hidden) {
+            if !texts.contains_key(&diagnostic.file) {
+                let bytes = std::fs::read(&diagnostic.file).unwrap_or_default();
+                let text = String::from_utf8(bytes)
+                    .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned());
+                texts.insert(diagnostic.file.clone(), text);
+            }
+        }
+        Sources { texts }
     }
 
     fn text(&self, path: &Path) -> &str {
@@ -37,17 +45,12 @@ impl Sources {
     }
 }
 
-pub fn render(
-    format: DiagnosticFormat,
-    diagnostics: &[Diagnostic],
-    sources: &Sources,
-    n_files: usize,
-) -> io::Result<()> {
+pub fn render(format: DiagnosticFormat, diagnostics: &[Diagnostic], n_files: usize) -> io::Result<()> {
     match format {
         DiagnosticFormat::Human => {
             let color = io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
             let mut stderr = io::stderr().lock();
-            write!(stderr, "{}", human(diagnostics, sources, n_files, color))
+            write!(stderr, "{}", human(diagnostics, n_files, color))
         }
         DiagnosticFormat::Json => {
             let mut stdout = io::stdout().lock();
@@ -67,7 +70,8 @@ pub fn render(
 }
 
 /// The human report: each diagnostic with its source lines, then a summary line.
-pub fn human(diagnostics: &[Diagnostic], sources: &Sources, n_files: usize, color: bool) -> String {
+pub fn human(diagnostics: &[Diagnostic], n_files: usize, color: bool) -> String {
+    let sources = Sources::read_for(diagnostics);
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -79,6 +83,10 @@ pub fn human(diagnostics: &[Diagnostic], sources: &Sources, n_files: usize, colo
     let mut out = String::new();
     let mut offsets: HashMap<&Path, ByteOffsets> = HashMap::new();
     for diagnostic in diagnostics {
+        if diagnostic.source_hidden {
+            out.push_str(&without_source(diagnostic));
+            continue;
+        }
         let text = sources.text(&diagnostic.file);
         let offsets = offsets
             .entry(&diagnostic.file)
@@ -90,6 +98,22 @@ pub fn human(diagnostics: &[Diagnostic], sources: &Sources, n_files: usize, colo
         out.push('\n');
     }
     out.push_str(&summary(diagnostics, n_files));
+    out.push('\n');
+    out
+}
+
+/// A diagnostic in a file whose lines must not be shown (a secrets file): where and what only.
+fn without_source(diagnostic: &Diagnostic) -> String {
+    let icon = if diagnostic.is_error() { "×" } else { "⚠" };
+    let mut out = format!(
+        "  {icon} {} [{}]\n    at {}\n",
+        diagnostic.message,
+        diagnostic.code,
+        location(diagnostic)
+    );
+    if let Some(help) = &diagnostic.help {
+        out.push_str(&format!("  help: {help}\n"));
+    }
     out.push('\n');
     out
 }
