@@ -1,10 +1,19 @@
-//! End-to-end tests: the real `flowrun` binary as a user runs it, on real files.
+//! End-to-end tests: the real `flowrun` binary run the way a user runs it, on real files.
+//!
+//! - `corpus`: every flow in `tests/corpus/{invalid,valid}` and every project in
+//!   `tests/corpus/projects`, plus inputs too big, deep or broken to commit (generated into a
+//!   temporary folder), each with a reviewed insta snapshot of its diagnostics.
+//! - `cli`: exit codes, output formats, folder discovery, help, connectors and graph.
+//! - `examples`: the flows in `flows/` are valid and declare their schema.
+//! - `schema`: the committed JSON Schemas are what `flowrun schema` prints.
+//!
+//! Review new snapshots with `cargo insta review`, or `INSTA_UPDATE=always` and a diff.
 
-// Helpers outside `#[test]` functions unwrap too: a failure there is a failed test.
+// Helpers unwrap too: a failure there is a failed test.
 #![allow(clippy::unwrap_used)]
 
-mod broken_flows;
-mod commands;
-mod fresh_schemas;
-mod hostile_inputs;
-mod support;
+mod cli;
+mod corpus;
+mod examples;
+mod schema;
+mod util;

@@ -1,0 +1,127 @@
+//! Running the binary and describing what it did.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// What one run of the binary did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// Exit code, stderr and stdout in one text, for a snapshot.
+    pub fn transcript(&self) -> String {
+        format!(
+            "exit: {}\n--- stderr\n{}--- stdout\n{}",
+            self.code, self.stderr, self.stdout
+        )
+    }
+}
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// Runs `flowrun ARGS` with `dir` as the working directory, without colors, so the paths in
+/// its output are relative to `dir`.
+pub fn flowrun(dir: &Path, args: &[&str]) -> Run {
+    finish(start(dir, args))
+}
+
+/// Starts `flowrun ARGS` in `dir`, as [`flowrun`] does, without waiting for it.
+fn start(dir: &Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_flowrun"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("FORCE_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the flowrun binary starts")
+}
+
+fn finish(child: std::process::Child) -> Run {
+    let output = child.wait_with_output().expect("the flowrun binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Writes `text` to `dir/name`, creating folders on the way.
+pub fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// The keys of every `--format json` diagnostic, in order.
+pub const JSON_KEYS: [&str; 9] = [
+    "file",
+    "line",
+    "column",
+    "end_line",
+    "end_column",
+    "severity",
+    "code",
+    "message",
+    "help",
+];
+
+/// Checks that `stdout` is JSON Lines of diagnostics with exactly [`JSON_KEYS`].
+pub fn assert_json_lines(stdout: &str) {
+    for line in stdout.lines() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|error| panic!("not one JSON object per line: {error}\n{line}"));
+        let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, JSON_KEYS, "{line}");
+    }
+}
+
+/// Checks that the diagnostics of `stdout` (JSON Lines) are sorted by file and position.
+pub fn assert_sorted(stdout: &str) {
+    let positions: Vec<(String, u64, u64)> = stdout
+        .lines()
+        .map(|line| {
+            let value: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                value["file"].as_str().unwrap().to_owned(),
+                value["line"].as_u64().unwrap(),
+                value["column"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(
+        positions.is_sorted(),
+        "diagnostics are not sorted by position:\n{stdout}"
+    );
+}
+
+/// `flowrun validate NAME` in `dir`, in human and JSON formats, as one text for a snapshot.
+pub fn validate_both(dir: &Path, name: &str) -> (i32, String) {
+    // Both at once: the corpus is large and each run is a process.
+    let (human, json) = (
+        start(dir, &["validate", name]),
+        start(dir, &["validate", "--format", "json", name]),
+    );
+    let (human, json) = (finish(human), finish(json));
+    assert_eq!(human.code, json.code, "{name}: the formats disagree on the exit code");
+    assert_eq!(human.stdout, "", "{name}: human diagnostics go to stderr");
+    assert_json_lines(&json.stdout);
+    assert_sorted(&json.stdout);
+    let text = format!(
+        "exit: {}\n--- human (stderr)\n{}--- json (stdout)\n{}",
+        human.code, human.stderr, json.stdout
+    );
+    (human.code, text)
+}
