@@ -7,12 +7,10 @@ use crate::util::{flowrun, repo_root, validate_both, write};
 
 /// Broken flows the validator accepts today (exit 0, see their snapshots): listed so the suite
 /// stays green while the validator catches up; remove a name when its snapshot shows an error.
-const NOT_YET_REPORTED: [&str; 4] = [
-    "71-aggregate-unknown-function.yaml",
-    "73-relative-url-without-connection.yaml",
-    "81-for-each-not-a-list.yaml",
-    "82-template-syntax-error.yaml",
-];
+// FIXME: a relative `http.request` URL with no connection can only fail; the validator does
+// not know that rule of the http connector yet (the HTTP-layer issue gives connectors their
+// own checks). Its snapshot shows today's exit 0.
+const NOT_YET_REPORTED: [&str; 1] = ["73-relative-url-without-connection.yaml"];
 
 /// One kind of problem per file (unless the name says otherwise): each must be reported with
 /// the right position and a help line. Files named `*warnings*` hold only warnings: exit 0,

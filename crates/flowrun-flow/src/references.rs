@@ -5,6 +5,8 @@
 //! paths flows write (`steps.a.output.x`, `steps['a']`, `inputs.since`); the expressions crate
 //! may replace it with minijinja's own analysis of the parsed template.
 
+use std::ops::Range;
+
 /// One name a template reads.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Reference {
@@ -22,36 +24,56 @@ pub enum Reference {
 
 const CONTEXT_NAMES: [&str; 8] = ["item", "index", "cursor", "output", "error", "trigger", "run", "flow"];
 
+/// Byte range of a reference in the text it was found in (`steps.a.output`).
+pub type Located = (Reference, Range<usize>);
+
 /// The references of a template string: only the `{{ … }}` and `{% … %}` parts are read.
 pub fn template_references(text: &str) -> Vec<Reference> {
+    located_template_references(text)
+        .into_iter()
+        .map(|(reference, _)| reference)
+        .collect()
+}
+
+/// As [`template_references`], with where each reference is written.
+pub fn located_template_references(text: &str) -> Vec<Located> {
     let mut references = Vec::new();
-    let mut rest = text;
-    while let Some(open) = rest.find(['{']) {
-        let after = &rest[open..];
+    let mut offset = 0;
+    while let Some(open) = text[offset..].find('{').map(|at| at + offset) {
+        let after = &text[open..];
         let close = if after.starts_with("{{") {
             "}}"
         } else if after.starts_with("{%") {
             "%}"
         } else {
-            rest = &rest[open + 1..];
+            offset = open + 1;
             continue;
         };
-        let body = &after[2..];
-        let end = body.find(close).unwrap_or(body.len());
-        scan_expression(&body[..end], &mut references);
-        rest = &body[(end + close.len()).min(body.len())..];
+        let body_start = open + 2;
+        let end = text[body_start..].find(close).map_or(text.len(), |at| at + body_start);
+        scan_expression(&text[body_start..end], body_start, &mut references);
+        offset = (end + close.len()).min(text.len());
     }
     references
 }
 
 /// The references of a bare expression (`if`, `filter`, `dedupe`…); `{{ }}` around it is allowed.
 pub fn expression_references(text: &str) -> Vec<Reference> {
+    located_expression_references(text)
+        .into_iter()
+        .map(|(reference, _)| reference)
+        .collect()
+}
+
+/// As [`expression_references`], with where each reference is written.
+pub fn located_expression_references(text: &str) -> Vec<Located> {
     let mut references = Vec::new();
-    scan_expression(text, &mut references);
+    scan_expression(text, 0, &mut references);
     references
 }
 
-fn scan_expression(expression: &str, out: &mut Vec<Reference>) {
+/// Scans one expression; `base` is its byte offset in the text the ranges refer to.
+fn scan_expression(expression: &str, base: usize, out: &mut Vec<Located>) {
     let bytes = expression.as_bytes();
     let mut at = 0;
     while at < bytes.len() {
@@ -64,7 +86,7 @@ fn scan_expression(expression: &str, out: &mut Vec<Reference>) {
             let end = ident_end(bytes, at);
             let name = &expression[at..end];
             let (reference, next) = root_reference(expression, name, end);
-            out.extend(reference);
+            out.extend(reference.map(|reference| (reference, base + at..base + next)));
             at = next;
             continue;
         }
@@ -202,6 +224,16 @@ mod tests {
         );
         assert!(expression_references("x.steps.a").is_empty());
         assert_eq!(expression_references("steps.a"), vec![step("a", None)]);
+    }
+
+    #[test]
+    fn ranges_cover_the_reference_as_written() {
+        let text = "x {{ steps.fecth.output.id }} {{ inputs['n'] }}";
+        let ranges: Vec<&str> = located_template_references(text)
+            .into_iter()
+            .map(|(_, range)| &text[range])
+            .collect();
+        assert_eq!(ranges, ["steps.fecth.output", "inputs['n']"]);
     }
 
     proptest::proptest! {

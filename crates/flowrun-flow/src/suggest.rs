@@ -15,7 +15,9 @@ pub fn did_you_mean<'a>(input: &str, candidates: impl IntoIterator<Item = &'a st
 
 /// A help line: "did you mean `x`?" when one is close, else the list of what is allowed.
 pub fn help_for_unknown<'a>(input: &str, candidates: impl IntoIterator<Item = &'a str>, what: &str) -> Option<String> {
-    let candidates: Vec<&str> = candidates.into_iter().collect();
+    let mut candidates: Vec<&str> = candidates.into_iter().collect();
+    let mut seen = std::collections::HashSet::new();
+    candidates.retain(|candidate| seen.insert(*candidate));
     if let Some(best) = did_you_mean(input, candidates.iter().copied()) {
         return Some(format!("did you mean `{best}`?"));
     }

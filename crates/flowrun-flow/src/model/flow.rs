@@ -160,6 +160,7 @@ pub struct Step {
     pub condition: Option<Condition>,
     /// A list expression: the step runs once per element with `item` and `index` bound.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "for_each_schema")]
     pub for_each: Option<Value>,
     /// For `for_each`: an expression naming each item in logs and incomplete executions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -313,4 +314,12 @@ impl JsonSchema for OnError {
             ],
         })
     }
+}
+
+/// `for_each` is a template giving a list, or a literal list.
+fn for_each_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "A list expression (`\"{{ steps.a.output }}\"`) or a literal list: the step runs once per element with `item` and `index` bound.",
+        "type": ["string", "array"],
+    })
 }

@@ -57,12 +57,17 @@ pub(super) fn check(flow: &Flow, tree: &Node, context: Context<'_>, out: &mut Ve
         check_trigger(trigger, tree, &connections, context.catalog, &mut used_connections, out);
     }
     check_inputs(flow, tree, out);
+    super::templates::check(tree, out);
     check_state(tree, flow, out);
     let graph = check_references(flow, tree, &sites, out);
     for cycle in graph.cycles() {
         out.push(cycle_diagnostic(&cycle, &sites));
     }
-    warn_unused(flow, tree, &sites, &used_connections, out);
+    // An error often makes something look unused (a typo'd connection, an unknown module):
+    // the warnings wait until the errors are fixed.
+    if !out.iter().any(Diagnostic::is_error) {
+        warn_unused(flow, tree, &sites, &used_connections, out);
+    }
     graph
 }
 
@@ -383,7 +388,7 @@ fn check_trigger(
             let Some(node) = trigger_node.get("schedule") else {
                 return;
             };
-            if let Err(error) = parse_cron(&schedule.cron) {
+            if let Err(error) = super::cron::check(&schedule.cron) {
                 out.push(
                     Diagnostic::error(
                         "invalid-cron",
@@ -596,6 +601,13 @@ fn check_state(tree: &Node, flow: &Flow, out: &mut Vec<Diagnostic>) {
 /// Checks every template reference and builds the dependency graph.
 fn check_references(flow: &Flow, tree: &Node, sites: &[StepSite<'_>], out: &mut Vec<Diagnostic>) -> StepGraph {
     let main_ids: Vec<&str> = flow.steps.iter().map(|step| step.id.as_str()).collect();
+    let declared_inputs: Vec<&str> = tree
+        .get("inputs")
+        .and_then(Node::as_map)
+        .unwrap_or_default()
+        .iter()
+        .map(|(key, _)| key.name.as_str())
+        .collect();
     let all_ids: Vec<&str> = sites.iter().map(|site| site.step.id.as_str()).collect();
     let mut graph = StepGraph::new(&all_ids);
     let index_of = |id: &str| all_ids.iter().position(|known| *known == id);
@@ -623,7 +635,7 @@ fn check_references(flow: &Flow, tree: &Node, sites: &[StepSite<'_>], out: &mut 
                 check_step_field(id, field.as_deref(), found.span, out);
             }
             if let Reference::Input(name) = &found.reference {
-                check_input_ref(flow, name, found.span, out);
+                check_input_ref(&declared_inputs, name, found.span, out);
             }
         }
     }
@@ -641,7 +653,7 @@ fn check_references(flow: &Flow, tree: &Node, sites: &[StepSite<'_>], out: &mut 
                 }
                 check_step_field(id, field.as_deref(), found.span, out);
             }
-            Reference::Input(name) => check_input_ref(flow, name, found.span, out),
+            Reference::Input(name) => check_input_ref(&declared_inputs, name, found.span, out),
             Reference::Context(name @ ("item" | "index")) => out.push(context_error(
                 name,
                 found.span,
@@ -656,14 +668,14 @@ fn check_references(flow: &Flow, tree: &Node, sites: &[StepSite<'_>], out: &mut 
 fn check_context_ref(found: &FoundRef, site: &StepSite<'_>, out: &mut Vec<Diagnostic>) {
     match found.reference {
         Reference::Context(name @ ("item" | "index")) if !found.item_bound => {
-            let why = if site.step.for_each.is_some() {
+            let why = if site.node.get("for_each").is_some() {
                 "in a `for_each` step it is defined in `with` and `item_key`, not in `for_each` or `if`"
             } else {
                 "the step has no `for_each`"
             };
             out.push(context_error(name, found.span, why));
         }
-        Reference::Context("cursor") if site.step.incremental.is_none() => {
+        Reference::Context("cursor") if site.node.get("incremental").is_none() => {
             out.push(context_error(
                 "cursor",
                 found.span,
@@ -688,6 +700,11 @@ fn context_error(name: &str, span: Span, why: &str) -> Diagnostic {
         format!("`{name}` is not defined here: {why}"),
     )
     .with_label(format!("`{name}` undefined"))
+    .with_help(match name {
+        "item" | "index" => "add `for_each: \"{{ <list> }}\"` to the step to run it per item, or read the list through `steps.<id>.output`",
+        "cursor" => "add `incremental: { cursor: \"{{ … }}\", initial: <value> }` to the step",
+        _ => "read one step's failure as `steps.<id>.error`, or move this step under `on_failure:`",
+    })
 }
 
 fn check_step_field(id: &str, field: Option<&str>, span: Span, out: &mut Vec<Diagnostic>) {
@@ -705,13 +722,15 @@ fn check_step_field(id: &str, field: Option<&str>, span: Span, out: &mut Vec<Dia
     }
 }
 
-fn check_input_ref(flow: &Flow, name: &str, span: Span, out: &mut Vec<Diagnostic>) {
-    if !flow.inputs.contains_key(name) {
+/// `declared` comes from the file, not the model: an input with a mistake in its block is
+/// still declared.
+fn check_input_ref(declared: &[&str], name: &str, span: Span, out: &mut Vec<Diagnostic>) {
+    if !declared.contains(&name) {
         out.push(
             Diagnostic::error("unknown-input", span, format!("unknown input `{name}`"))
                 .with_label("not declared")
                 .with_help_opt(
-                    help_for_unknown(name, flow.inputs.keys().map(String::as_str), "declared inputs")
+                    help_for_unknown(name, declared.iter().copied(), "declared inputs")
                         .or_else(|| Some(format!("declare it: `inputs: {{ {name}: {{ type: string }} }}`"))),
                 ),
         );
@@ -840,16 +859,4 @@ fn quoted_list(names: &[&str]) -> String {
         .map(|name| format!("`{name}`"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Five fields (minute first) or six (seconds first), or a nickname such as `@hourly`.
-fn parse_cron(cron: &str) -> Result<(), String> {
-    let fields = cron.split_whitespace().count();
-    if !cron.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
-        return Err(format!("it has {fields} fields"));
-    }
-    croner::parser::CronParser::new()
-        .parse(cron)
-        .map(|_| ())
-        .map_err(|error| error.to_string())
 }

@@ -5,15 +5,18 @@
 //! ids), then the meaning (modules, connections, references, cycles, cron, time zones). The
 //! typed model is deserialized only from a structurally valid tree.
 
+mod cron;
 mod flow_checks;
 mod graph;
 mod project_checks;
 mod refs;
 mod structure;
 mod summary;
+mod templates;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -64,6 +67,8 @@ impl FlowReport {
 pub struct ProjectReport {
     pub project: Option<Project>,
     pub tree: Option<Node>,
+    /// The secrets the project file's own templates read (its connections and profiles).
+    pub secrets: BTreeSet<String>,
     pub diagnostics: Vec<Diagnostic>,
 }
 
@@ -95,6 +100,7 @@ pub fn validate_project(path: &Path, bytes: &[u8], catalog: &Catalog) -> Project
     let mut report = ProjectReport {
         project: None,
         tree: None,
+        secrets: BTreeSet::new(),
         diagnostics: Vec::new(),
     };
     let parsed = parse_document::<Project>(
@@ -108,6 +114,7 @@ pub fn validate_project(path: &Path, bytes: &[u8], catalog: &Catalog) -> Project
             project_checks::check(project, &tree, catalog, &mut report.diagnostics);
         }
         report.project = project;
+        report.secrets = summary::secrets_in(&tree);
         report.tree = Some(tree);
     }
     finish(path, &mut report.diagnostics);
@@ -150,10 +157,15 @@ pub fn validate_together(flows: &[FlowSummary], project: Option<&Project>) -> Ve
 /// Secrets in the project's secrets file that no flow reads. Only meaningful when `flows` are
 /// all the flows of the project. `names` come from [`crate::dotenv::names`]; the diagnostics
 /// hide the file's lines, which hold secret values.
-pub fn unused_secrets(secrets_file: &Path, names: &[(String, Span)], flows: &[FlowSummary]) -> Vec<Diagnostic> {
+pub fn unused_secrets(
+    secrets_file: &Path,
+    names: &[(String, Span)],
+    project: &ProjectReport,
+    flows: &[FlowSummary],
+) -> Vec<Diagnostic> {
     names
         .iter()
-        .filter(|(name, _)| !flows.iter().any(|flow| flow.secrets.contains(name)))
+        .filter(|(name, _)| !project.secrets.contains(name) && !flows.iter().any(|flow| flow.secrets.contains(name)))
         .map(|(name, span)| {
             let mut diagnostic = Diagnostic::warning("unused-secret", *span, format!("secret `{name}` is never used"))
                 .with_help(format!(
@@ -294,7 +306,24 @@ fn yaml_diagnostic(error: &YamlError, text: &str) -> Diagnostic {
     match &error.kind {
         YamlErrorKind::Syntax(info) => {
             let line = text.lines().nth(span.start.line.saturating_sub(1)).unwrap_or_default();
+            let mut span = span;
             let help = if info.contains("tab") || line.starts_with('\t') {
+                if line.starts_with('\t') {
+                    // The parser stops after the tab; the tab itself is the problem.
+                    let start = Pos {
+                        column: 1,
+                        offset: span.start.offset.saturating_sub(span.start.column - 1),
+                        ..span.start
+                    };
+                    span = Span {
+                        start,
+                        end: Pos {
+                            column: 2,
+                            offset: start.offset + 1,
+                            ..start
+                        },
+                    };
+                }
                 "YAML indents with spaces, never tabs: replace the tabs at the start of the line".to_owned()
             } else if line.contains("{{") {
                 "a value holding a template must be quoted: `key: \"{{ … }}\"`".to_owned()
@@ -330,9 +359,27 @@ fn yaml_diagnostic(error: &YamlError, text: &str) -> Diagnostic {
         YamlErrorKind::UnsupportedTag { .. } => {
             Diagnostic::error("yaml-tag", span, message).with_help("flow files use plain YAML; remove the tag")
         }
-        YamlErrorKind::UnquotedTemplate { text } => Diagnostic::error("unquoted-template", span, message)
-            .with_label("read as a mapping")
-            .with_help(format!("quote the template: \"{text}\"")),
+        YamlErrorKind::UnquotedTemplate { text: template } => {
+            let value = whole_value(text, span, template);
+            Diagnostic::error("unquoted-template", span, message)
+                .with_label("read as a mapping")
+                .with_help(format!("quote the whole value: \"{value}\""))
+        }
+    }
+}
+
+/// The value an unquoted template starts: the rest of its line (`{{ env.BASE }}/orders`), or
+/// the template alone inside a flow collection (`{ a: {{ x }}, b: 1 }`).
+fn whole_value(text: &str, span: Span, template: &str) -> String {
+    let line = text.lines().nth(span.start.line.saturating_sub(1)).unwrap_or_default();
+    let line = line.strip_prefix('\u{feff}').unwrap_or(line);
+    let rest: String = line.chars().skip(span.start.column.saturating_sub(1)).collect();
+    let rest = rest.split(" #").next().unwrap_or_default().trim_end();
+    let after = rest.strip_prefix(template).unwrap_or_default();
+    if after.is_empty() || after.starts_with([',', '}', ']']) {
+        template.to_owned()
+    } else {
+        rest.to_owned()
     }
 }
 

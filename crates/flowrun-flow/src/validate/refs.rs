@@ -1,7 +1,9 @@
 //! Where each template of a flow reads from, with the span of the string that holds it.
 
-use crate::references::{Reference, expression_references, template_references};
-use crate::yaml::{Node, NodeValue, Span};
+use std::ops::Range;
+
+use crate::references::{Reference, located_expression_references, located_template_references};
+use crate::yaml::{Node, NodeValue, Pos, Span};
 
 /// A reference found in the flow file.
 #[derive(Debug, Clone)]
@@ -27,12 +29,16 @@ pub(crate) fn step_refs(step: &Node) -> Vec<FoundRef> {
     for (key, value) in step.as_map().unwrap_or_default() {
         match key.name.as_str() {
             "with" => collect(value, Mode::Template, has_for_each, &mut found),
-            "item_key" => collect(value, Mode::Expression, has_for_each, &mut found),
+            // Bound even without `for_each`: that mistake is reported once, as `needs-for-each`.
+            "item_key" => collect(value, Mode::Expression, true, &mut found),
             "for_each" => collect(value, Mode::Template, false, &mut found),
             "if" => collect(value, Mode::Expression, false, &mut found),
+            // `initial` is rendered once, when no cursor is stored yet, so inputs can seed it.
             "incremental" => {
-                if let Some(cursor) = value.get("cursor") {
-                    collect(cursor, Mode::Template, false, &mut found);
+                for key in ["cursor", "initial"] {
+                    if let Some(node) = value.get(key) {
+                        collect(node, Mode::Template, false, &mut found);
+                    }
                 }
             }
             "transform" => transform_refs(value, &mut found),
@@ -78,14 +84,39 @@ fn collect(node: &Node, mode: Mode, item_bound: bool, found: &mut Vec<FoundRef>)
     node.walk(&mut |node| {
         if let NodeValue::String(text) = &node.value {
             let references = match mode {
-                Mode::Template => template_references(text),
-                Mode::Expression => expression_references(text),
+                Mode::Template => located_template_references(text),
+                Mode::Expression => located_expression_references(text),
             };
-            found.extend(references.into_iter().map(|reference| FoundRef {
+            found.extend(references.into_iter().map(|(reference, range)| FoundRef {
                 reference,
-                span: node.span,
+                span: span_within(node, text, range),
                 item_bound,
             }));
         }
     });
+}
+
+/// The span of `range` of a string's value: exact when the string sits on one line as written
+/// (plain, or quoted without escapes), else the whole string.
+fn span_within(node: &Node, text: &str, range: Range<usize>) -> Span {
+    let span = node.span;
+    let n_chars = text.chars().count();
+    let width = span.end.offset.saturating_sub(span.start.offset);
+    let opening = match width {
+        _ if span.start.line != span.end.line => return span,
+        width if width == n_chars => 0,
+        width if width == n_chars + 2 => 1,
+        _ => return span,
+    };
+    let before = text[..range.start].chars().count();
+    let length = text[range].chars().count();
+    let at = |chars: usize| Pos {
+        column: span.start.column + opening + chars,
+        offset: span.start.offset + opening + chars,
+        ..span.start
+    };
+    Span {
+        start: at(before),
+        end: at(before + length),
+    }
 }

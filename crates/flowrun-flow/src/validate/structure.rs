@@ -74,6 +74,14 @@ fn report(target: &Target<'_>, error: &ValidationError<'_>, out: &mut Vec<Diagno
         }
         ValidationErrorKind::Required { property } => {
             let property = property.as_str().unwrap_or_default();
+            // `stpes:` for `steps:` is one mistake: the unknown key's "did you mean" says it all.
+            let misspelt =
+                node.as_map().unwrap_or_default().iter().any(|(key, _)| {
+                    key.name != property && crate::suggest::did_you_mean(&key.name, [property]).is_some()
+                });
+            if misspelt {
+                return;
+            }
             let parent_key = key
                 .map(|key| key.span)
                 .or(if pointer.is_empty() { target.root_key } else { None });
@@ -93,14 +101,19 @@ fn report(target: &Target<'_>, error: &ValidationError<'_>, out: &mut Vec<Diagno
             let expected = type_names(kind);
             let message = match (&node.value, key_name) {
                 (NodeValue::Null, Some(name)) => format!("`{name}` has no value: expected {expected}{context}"),
+                (_, Some(name)) => format!("`{name}` must be {expected}, found {}{context}", node.type_name()),
                 _ => format!("expected {expected}, found {}{context}", node.type_name()),
             };
-            out.push(Diagnostic::error("wrong-type", value_span, message).with_label(format!("expected {expected}")));
+            out.push(
+                Diagnostic::error("wrong-type", value_span, message)
+                    .with_label(format!("expected {expected}"))
+                    .with_help_opt(type_help(key_name, &expected)),
+            );
         }
         ValidationErrorKind::Enum { options } => {
             let options: Vec<String> = options.as_array().into_iter().flatten().map(plain_literal).collect();
             let found = plain_literal(&node.to_json());
-            let help = help_for_unknown(&found, options.iter().map(String::as_str), "allowed values");
+            let help = allowed_values_help(&found, &options, key_name);
             out.push(
                 Diagnostic::error(
                     "invalid-value",
@@ -128,7 +141,8 @@ fn report(target: &Target<'_>, error: &ValidationError<'_>, out: &mut Vec<Diagno
                     value_span,
                     format!("{what} must be at least {limit}, found {}{context}", node.to_json()),
                 )
-                .with_label(format!("at least {limit}")),
+                .with_label(format!("at least {limit}"))
+                .with_help(format!("use {limit} or more")),
             );
         }
         ValidationErrorKind::Pattern { pattern } => {
@@ -171,6 +185,10 @@ fn likely_branch<'e>(
             error.instance_path().as_str() == pointer && matches!(error.kind(), ValidationErrorKind::Required { .. })
         })
     };
+    // One branch of the right type (an optional block: `anyOf [Block, null]`) is the one meant.
+    if let [only] = compatible {
+        return Some(only);
+    }
     compatible
         .iter()
         .copied()
@@ -211,6 +229,25 @@ pub(crate) fn rejected_pointers(error: &ValidationError<'_>, out: &mut Vec<Strin
     }
 }
 
+/// When every branch is a fixed value (an enum whose values carry descriptions becomes a
+/// `oneOf` of `const`s), all the values allowed; None when a branch fails for another reason.
+fn allowed_values_only(pointer: &str, compatible: &[&Vec<ValidationError<'static>>]) -> Option<Vec<String>> {
+    let mut allowed = Vec::new();
+    for error in compatible.iter().copied().flatten() {
+        if error.instance_path().as_str() != pointer {
+            return None;
+        }
+        match error.kind() {
+            ValidationErrorKind::Constant { expected_value } => allowed.push(plain_literal(expected_value)),
+            ValidationErrorKind::Enum { options } => {
+                allowed.extend(options.as_array().into_iter().flatten().map(plain_literal));
+            }
+            _ => return None,
+        }
+    }
+    (!allowed.is_empty()).then_some(allowed)
+}
+
 /// `oneOf`/`anyOf` failed: pick the branch the user most likely meant and report its errors,
 /// instead of "not valid under any of the schemas".
 fn report_alternatives(
@@ -249,6 +286,25 @@ fn report_alternatives(
         );
         return;
     }
+    if let Some(allowed) = allowed_values_only(pointer, &compatible) {
+        let found = plain_literal(&node.to_json());
+        let key_name = target
+            .node
+            .pointer(pointer)
+            .and_then(|(key, _)| key)
+            .map(|key| key.name.as_str());
+        let help = allowed_values_help(&found, &allowed, key_name);
+        out.push(
+            Diagnostic::error(
+                "invalid-value",
+                value_span,
+                format!("`{found}` is not an allowed value{}", target.context),
+            )
+            .with_label("not allowed here")
+            .with_help_opt(help),
+        );
+        return;
+    }
     if let Some(best) = likely_branch(pointer, &compatible) {
         for error in best.iter() {
             report(target, error, out);
@@ -280,6 +336,29 @@ fn report_alternatives(
     for (key, _) in entries.iter().filter(|(key, _)| !choices.contains(&key.name)) {
         out.push(unknown_key(&key.name, key.span, &choices, &target.context));
     }
+}
+
+/// "did you mean" or the allowed values; `on_error` also has a form that is not a word.
+fn allowed_values_help(found: &str, allowed: &[String], key_name: Option<&str>) -> Option<String> {
+    let help = help_for_unknown(found, allowed.iter().map(String::as_str), "allowed values")?;
+    Some(if key_name == Some("on_error") {
+        format!("{help}, or `{{ resume: <value> }}`")
+    } else {
+        help
+    })
+}
+
+/// How to write a value of the expected type, for the keys people most often get wrong.
+fn type_help(key_name: Option<&str>, expected: &str) -> Option<String> {
+    Some(match (key_name?, expected) {
+        ("steps" | "on_failure", _) => "write a list of steps, each starting with `- id: …`".to_owned(),
+        ("flow", _) => "write the id as one word: `flow: orders-to-crm`".to_owned(),
+        ("for_each", _) => "write a template giving a list, e.g. `for_each: \"{{ steps.fetch.output }}\"`".to_owned(),
+        (_, "an integer") => "write a whole number without quotes, e.g. `4`".to_owned(),
+        (_, "a list") => "write a list: `[a, b]` or one `- item` per line".to_owned(),
+        (_, "a mapping") => "write `key: value` pairs, indented under the key".to_owned(),
+        _ => return None,
+    })
 }
 
 fn unknown_key(name: &str, span: Span, allowed: &[String], context: &str) -> Diagnostic {

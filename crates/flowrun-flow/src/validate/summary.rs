@@ -63,6 +63,11 @@ impl FlowSummary {
     }
 }
 
+/// The secrets any template of a file reads (a project file's connections and profiles).
+pub(crate) fn secrets_in(tree: &Node) -> BTreeSet<String> {
+    secret_names(template_refs(tree))
+}
+
 /// Every `secrets.X` the flow's templates and expressions read.
 fn secrets_read(tree: &Node) -> BTreeSet<String> {
     let mut found = Vec::new();
@@ -76,6 +81,10 @@ fn secrets_read(tree: &Node) -> BTreeSet<String> {
             found.extend(template_refs(node));
         }
     }
+    secret_names(found)
+}
+
+fn secret_names(found: Vec<super::refs::FoundRef>) -> BTreeSet<String> {
     found
         .into_iter()
         .filter_map(|found| match found.reference {

@@ -78,7 +78,14 @@ pub fn parse(text: &str, limits: Limits) -> (Option<Node>, Vec<YamlError>) {
             Err(error) => Err(scan_error(&error, limits)),
         };
         if let Err(error) = step {
-            builder.errors.push(error);
+            // `url: {{ x }}/orders` is one mistake: the unquoted template already says how to fix it.
+            let after_template = builder.errors.last().is_some_and(|last| {
+                matches!(last.kind, YamlErrorKind::UnquotedTemplate { .. })
+                    && last.span.start.line == error.span.start.line
+            });
+            if !after_template {
+                builder.errors.push(error);
+            }
             builder.errors.sort_by_key(|error| error.span.start);
             return (None, builder.errors);
         }

@@ -11,6 +11,10 @@ use crate::render::diagnostics::render;
 use crate::{catalog, exit_code};
 
 pub fn run(args: &GraphArgs) -> io::Result<u8> {
+    if !args.file.is_file() {
+        eprintln!("error: {}: no such file", args.file.display());
+        return Ok(exit_code::INVALID);
+    }
     let catalog = catalog::builtin();
     let checked = super::validate::check(
         &[(args.file.clone(), FileKind::Flow)],

@@ -5,7 +5,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use flowrun_flow::catalog::Catalog;
-use flowrun_flow::model::Project;
 use flowrun_flow::{
     Context, Diagnostic, FlowReport, FlowSummary, ProjectReport, Severity, unused_secrets, validate_flow,
     validate_project, validate_together,
@@ -103,7 +102,10 @@ pub fn check(files: &[(PathBuf, FileKind)], catalog: &Catalog, keep: Keep) -> io
 
     for (project_path, group) in &summaries {
         let Some(project_path) = project_path else { continue };
-        let Some(project) = projects.get(*project_path).and_then(|report| report.project.as_ref()) else {
+        let Some(project_report) = projects.get(*project_path) else {
+            continue;
+        };
+        let Some(project) = project_report.project.as_ref() else {
             continue;
         };
         diagnostics.extend(
@@ -113,7 +115,7 @@ pub fn check(files: &[(PathBuf, FileKind)], catalog: &Catalog, keep: Keep) -> io
         );
         // Unused secrets only make sense when the whole project is being checked.
         if named_projects.contains(project_path) {
-            diagnostics.extend(secrets_nothing_reads(project_path, project, group)?);
+            diagnostics.extend(secrets_nothing_reads(project_path, project_report, group)?);
         }
     }
     let everything: Vec<FlowSummary> = summaries.into_values().flatten().collect();
@@ -128,8 +130,16 @@ pub fn check(files: &[(PathBuf, FileKind)], catalog: &Catalog, keep: Keep) -> io
 }
 
 /// The names in the project's secrets file (values never leave this function) that no flow reads.
-fn secrets_nothing_reads(project_path: &Path, project: &Project, flows: &[FlowSummary]) -> io::Result<Vec<Diagnostic>> {
-    let Some(secrets_file) = &project.secrets_file else {
+fn secrets_nothing_reads(
+    project_path: &Path,
+    project: &ProjectReport,
+    flows: &[FlowSummary],
+) -> io::Result<Vec<Diagnostic>> {
+    let Some(secrets_file) = project
+        .project
+        .as_ref()
+        .and_then(|project| project.secrets_file.as_ref())
+    else {
         return Ok(Vec::new());
     };
     let path = project_path.parent().unwrap_or(Path::new("")).join(secrets_file);
@@ -137,7 +147,7 @@ fn secrets_nothing_reads(project_path: &Path, project: &Project, flows: &[FlowSu
         return Ok(Vec::new());
     };
     let names = flowrun_flow::dotenv::names(&String::from_utf8_lossy(&bytes));
-    Ok(unused_secrets(&path, &names, flows))
+    Ok(unused_secrets(&path, &names, project, flows))
 }
 
 fn read(path: &Path) -> io::Result<Vec<u8>> {

@@ -78,7 +78,7 @@ pub fn human(diagnostics: &[Diagnostic], n_files: usize, color: bool) -> String 
         GraphicalTheme::unicode_nocolor()
     };
     let handler = GraphicalReportHandler::new_themed(theme)
-        .with_width(100)
+        .with_wrap_lines(false) // A terminal wraps; wrapping here would split codes like `[wrong-type]`.
         .with_context_lines(1);
     let mut out = String::new();
     let mut offsets: HashMap<&Path, ByteOffsets> = HashMap::new();
