@@ -85,12 +85,20 @@ pub fn check(files: &[(PathBuf, FileKind)], catalog: &Catalog, keep: Keep) -> io
         .collect();
 
     let mut flows = Vec::new();
-    let mut summaries: BTreeMap<Option<&PathBuf>, Vec<FlowSummary>> = BTreeMap::new();
-    for (path, project_path) in &flow_files {
+    let validate_one = |(path, project_path): &(&PathBuf, Option<PathBuf>)| -> io::Result<FlowReport> {
         let project = project_path
             .as_ref()
             .and_then(|project_path| Some((project_path.as_path(), projects.get(project_path)?.project.as_ref()?)));
         let mut report = validate_flow(path, &read(path)?, Context { catalog, project });
+        if keep == Keep::Summaries {
+            // Drop the tree and model now: only diagnostics and the summary outlive a file.
+            (report.tree, report.flow, report.graph) = (None, None, None);
+        }
+        Ok(report)
+    };
+    let mut summaries: BTreeMap<Option<&PathBuf>, Vec<FlowSummary>> = BTreeMap::new();
+    for ((path, project_path), report) in flow_files.iter().zip(in_parallel(&flow_files, validate_one)) {
+        let mut report = report?;
         diagnostics.append(&mut report.diagnostics);
         if let Some(summary) = report.summary.take() {
             summaries.entry(project_path.as_ref()).or_default().push(summary);
@@ -148,6 +156,28 @@ fn secrets_nothing_reads(
     };
     let names = flowrun_flow::dotenv::names(&String::from_utf8_lossy(&bytes));
     Ok(unused_secrets(&path, &names, project, flows))
+}
+
+/// `work` over every item, on as many threads as the machine has cores, results in item order.
+/// Each file is independent and validation is CPU-bound, so a repository checks in parallel.
+fn in_parallel<T: Sync, R: Send>(items: &[T], work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(work).collect();
+    }
+    let chunk_size = items.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk_size)
+            .map(|chunk| scope.spawn(|| chunk.iter().map(&work).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    })
 }
 
 fn read(path: &Path) -> io::Result<Vec<u8>> {
