@@ -1,7 +1,7 @@
 //! The meaning of a structurally valid flow: modules, connections, references, the graph,
 //! schedules, and the warnings about things nothing uses.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::catalog::{Catalog, ModuleKind};
 use crate::diagnostic::Diagnostic;
@@ -43,7 +43,14 @@ impl Connections<'_> {
     }
 }
 
-pub(super) fn check(flow: &Flow, tree: &Node, context: Context<'_>, out: &mut Vec<Diagnostic>) -> StepGraph {
+/// What the checks of meaning leave for the rest of the validator.
+pub(super) struct Meaning {
+    pub graph: StepGraph,
+    /// The secrets the flow reads.
+    pub secrets: BTreeSet<String>,
+}
+
+pub(super) fn check(flow: &Flow, tree: &Node, context: Context<'_>, out: &mut Vec<Diagnostic>) -> Meaning {
     let sites = step_sites(flow, tree);
     let connections = available_connections(flow, context);
     let mut used_connections: HashSet<String> = HashSet::new();
@@ -59,16 +66,20 @@ pub(super) fn check(flow: &Flow, tree: &Node, context: Context<'_>, out: &mut Ve
     check_inputs(flow, tree, out);
     super::templates::check(tree, out);
     check_state(tree, flow, out);
-    let graph = check_references(flow, tree, &sites, out);
+    let refs = FlowRefs::new(tree, &sites);
+    let graph = check_references(flow, tree, &sites, &refs, out);
     for cycle in graph.cycles() {
         out.push(cycle_diagnostic(&cycle, &sites));
     }
     // An error often makes something look unused (a typo'd connection, an unknown module):
     // the warnings wait until the errors are fixed.
     if !out.iter().any(Diagnostic::is_error) {
-        warn_unused(flow, tree, &sites, &used_connections, out);
+        warn_unused(flow, tree, &sites, &refs, &used_connections, out);
     }
-    graph
+    Meaning {
+        graph,
+        secrets: refs.secrets(),
+    }
 }
 
 fn step_sites<'a>(flow: &'a Flow, tree: &'a Node) -> Vec<StepSite<'a>> {
@@ -599,7 +610,55 @@ fn check_state(tree: &Node, flow: &Flow, out: &mut Vec<Diagnostic>) {
 }
 
 /// Checks every template reference and builds the dependency graph.
-fn check_references(flow: &Flow, tree: &Node, sites: &[StepSite<'_>], out: &mut Vec<Diagnostic>) -> StepGraph {
+/// Every reference of a flow, found once and shared by the checks that read them.
+struct FlowRefs {
+    /// Per step site, in the order of `sites`.
+    by_site: Vec<Vec<FoundRef>>,
+    /// In the flow `output` and the trigger.
+    top_level: Vec<FoundRef>,
+    /// In connection configs (only `env` and `secrets` mean something there).
+    connections: Vec<FoundRef>,
+}
+
+impl FlowRefs {
+    fn new(tree: &Node, sites: &[StepSite<'_>]) -> FlowRefs {
+        let of = |key| tree.get(key).map(template_refs).unwrap_or_default();
+        let mut top_level = of("output");
+        top_level.extend(of("trigger"));
+        FlowRefs {
+            by_site: sites.iter().map(|site| step_refs(site.node)).collect(),
+            top_level,
+            connections: of("connections"),
+        }
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Reference> {
+        self.by_site
+            .iter()
+            .flatten()
+            .chain(&self.top_level)
+            .chain(&self.connections)
+            .map(|found| &found.reference)
+    }
+
+    /// The names of the secrets the flow reads.
+    fn secrets(&self) -> BTreeSet<String> {
+        self.all()
+            .filter_map(|reference| match reference {
+                Reference::Secret(name) => Some(name.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn check_references(
+    flow: &Flow,
+    tree: &Node,
+    sites: &[StepSite<'_>],
+    refs: &FlowRefs,
+    out: &mut Vec<Diagnostic>,
+) -> StepGraph {
     let main_ids: Vec<&str> = flow.steps.iter().map(|step| step.id.as_str()).collect();
     let declared_inputs: Vec<&str> = tree
         .get("inputs")
@@ -625,8 +684,8 @@ fn check_references(flow: &Flow, tree: &Node, sites: &[StepSite<'_>], out: &mut 
                 None => out.push(unknown_step(need, span, visible)),
             }
         }
-        for found in step_refs(site.node) {
-            check_context_ref(&found, site, out);
+        for found in &refs.by_site[index] {
+            check_context_ref(found, site, out);
             if let Reference::Step { id, field } = &found.reference {
                 match index_of(id).filter(|_| visible.contains(&id.as_str())) {
                     Some(dependency) => graph.add_edge(dependency, index, EdgeKind::Reference),
@@ -639,13 +698,7 @@ fn check_references(flow: &Flow, tree: &Node, sites: &[StepSite<'_>], out: &mut 
             }
         }
     }
-    let mut other_templates = Vec::new();
-    for key in ["output", "trigger"] {
-        if let Some(node) = tree.get(key) {
-            other_templates.extend(template_refs(node));
-        }
-    }
-    for found in other_templates {
+    for found in &refs.top_level {
         match &found.reference {
             Reference::Step { id, field } => {
                 if !main_ids.contains(&id.as_str()) {
@@ -770,22 +823,17 @@ fn warn_unused(
     flow: &Flow,
     tree: &Node,
     sites: &[StepSite<'_>],
+    refs: &FlowRefs,
     used_connections: &HashSet<String>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let mut all_refs: Vec<Reference> = sites
-        .iter()
-        .flat_map(|site| step_refs(site.node))
-        .map(|found| found.reference)
-        .collect();
-    for key in ["output", "trigger", "connections"] {
-        if let Some(node) = tree.get(key) {
-            all_refs.extend(template_refs(node).into_iter().map(|found| found.reference));
-        }
-    }
+    let all_refs: Vec<&Reference> = refs.all().collect();
     if let Some(inputs_node) = tree.get("inputs") {
         for name in flow.inputs.keys() {
-            if !all_refs.contains(&Reference::Input(name.clone())) {
+            if !all_refs
+                .iter()
+                .any(|reference| matches!(reference, Reference::Input(input) if input == name))
+            {
                 out.push(
                     Diagnostic::warning(
                         "unused-input",

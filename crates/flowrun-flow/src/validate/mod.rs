@@ -84,9 +84,9 @@ pub fn validate_flow(path: &Path, bytes: &[u8], context: Context<'_>) -> FlowRep
     let parsed = parse_document::<Flow>(bytes, compiled_flow_schema(), "a flow file", &mut report.diagnostics);
     if let Some((tree, flow)) = parsed {
         if let Some(flow) = &flow {
-            let graph = flow_checks::check(flow, &tree, context, &mut report.diagnostics);
-            report.graph = Some(graph);
-            report.summary = Some(FlowSummary::new(path, flow, &tree));
+            let meaning = flow_checks::check(flow, &tree, context, &mut report.diagnostics);
+            report.summary = Some(FlowSummary::new(path, flow, &tree, meaning.secrets));
+            report.graph = Some(meaning.graph);
         }
         report.flow = flow;
         report.tree = Some(tree);

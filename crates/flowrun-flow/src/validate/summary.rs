@@ -8,7 +8,7 @@ use crate::model::Flow;
 use crate::references::Reference;
 use crate::yaml::{Node, Span};
 
-use super::refs::{step_refs, template_refs};
+use super::refs::template_refs;
 
 /// One flow, as the checks across files see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,7 +33,8 @@ pub struct OutsideConnection {
 }
 
 impl FlowSummary {
-    pub fn new(path: &Path, flow: &Flow, tree: &Node) -> FlowSummary {
+    /// `secrets`: the secrets the flow reads (found by the checks of meaning).
+    pub fn new(path: &Path, flow: &Flow, tree: &Node, secrets: BTreeSet<String>) -> FlowSummary {
         let id_span = tree.get("flow").map_or(tree.span, |node| node.span);
         let step_nodes = tree.get("steps").and_then(Node::as_seq).unwrap_or_default();
         let outside_connections = flow
@@ -58,7 +59,7 @@ impl FlowSummary {
             id: flow.flow.clone(),
             id_span,
             outside_connections,
-            secrets: secrets_read(tree),
+            secrets,
         }
     }
 }
@@ -66,22 +67,6 @@ impl FlowSummary {
 /// The secrets any template of a file reads (a project file's connections and profiles).
 pub(crate) fn secrets_in(tree: &Node) -> BTreeSet<String> {
     secret_names(template_refs(tree))
-}
-
-/// Every `secrets.X` the flow's templates and expressions read.
-fn secrets_read(tree: &Node) -> BTreeSet<String> {
-    let mut found = Vec::new();
-    for key in ["steps", "on_failure"] {
-        for step in tree.get(key).and_then(Node::as_seq).unwrap_or_default() {
-            found.extend(step_refs(step));
-        }
-    }
-    for key in ["connections", "trigger", "output"] {
-        if let Some(node) = tree.get(key) {
-            found.extend(template_refs(node));
-        }
-    }
-    secret_names(found)
 }
 
 fn secret_names(found: Vec<super::refs::FoundRef>) -> BTreeSet<String> {

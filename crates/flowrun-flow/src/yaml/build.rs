@@ -1,6 +1,7 @@
 //! Turns saphyr-parser's events into a [`Node`] tree, iteratively, within [`Limits`].
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle, ScanError, Tag};
@@ -63,7 +64,10 @@ pub enum YamlErrorKind {
 pub fn parse(text: &str, limits: Limits) -> (Option<Node>, Vec<YamlError>) {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut builder = Builder {
-        text,
+        source: Source {
+            text,
+            cursor: Cell::new((0, 0)),
+        },
         limits,
         stack: Vec::new(),
         anchors: HashMap::new(),
@@ -173,7 +177,7 @@ enum PendingKey {
 }
 
 struct Builder<'text> {
-    text: &'text str,
+    source: Source<'text>,
     limits: Limits,
     stack: Vec<Frame>,
     anchors: HashMap<usize, (Node, usize)>,
@@ -196,7 +200,13 @@ impl Builder<'_> {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
-                let value = scalar_value(text, style, tag.as_deref(), span)?;
+                // A mapping key is text as written (`1:` is the key "1", `on:` is "on").
+                let is_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
+                let value = if is_key && tag.is_none() {
+                    NodeValue::String(text.into_owned())
+                } else {
+                    scalar_value(text, style, tag.as_deref(), span)?
+                };
                 let is_merge_key = style == ScalarStyle::Plain && matches!(&value, NodeValue::String(s) if s == "<<");
                 self.push_node(Node { value, span }, anchor, is_merge_key)?;
             }
@@ -298,7 +308,7 @@ impl Builder<'_> {
     /// A mapping with a non-scalar key: an unquoted `{{ expr }}` becomes the string the user
     /// meant (so checking goes on) with its own diagnostic; anything else is reported.
     fn complex_key_map(&mut self, entries: Vec<(Key, Node)>, span: Span) -> Node {
-        let source = slice_chars(self.text, span.start.offset, span.end.offset);
+        let source = self.source.slice(span.start.offset, span.end.offset);
         if source.starts_with("{{") && source.ends_with("}}") {
             self.errors.push(YamlError {
                 kind: YamlErrorKind::UnquotedTemplate {
@@ -337,22 +347,25 @@ impl Builder<'_> {
                 ..
             }) => match key.take() {
                 None => {
+                    let span = node.span;
                     *key = Some(match node.value {
                         _ if is_merge_key => PendingKey::Merge,
                         NodeValue::Seq(_) | NodeValue::Map(_) => {
                             *has_complex_key = true;
                             PendingKey::Complex(node)
                         }
+                        // Keys arrive as their text (see `Event::Scalar`); only tagged keys resolve.
+                        NodeValue::String(name) => PendingKey::Key(Key { name, span }),
                         _ => PendingKey::Key(Key {
-                            name: scalar_key_name(self.text, &node),
-                            span: node.span,
+                            name: self.source.slice(span.start.offset, span.end.offset).trim().to_owned(),
+                            span,
                         }),
                     });
                 }
                 Some(PendingKey::Merge) => merges.push(node),
                 Some(PendingKey::Complex(key_node)) => {
                     // Reported only when the mapping is not an unquoted template (the common case).
-                    let source = slice_chars(self.text, key_node.span.start.offset, key_node.span.end.offset);
+                    let source = self.source.slice(key_node.span.start.offset, key_node.span.end.offset);
                     if !source.starts_with('{') {
                         self.errors.push(YamlError {
                             kind: YamlErrorKind::ComplexKey {
@@ -400,40 +413,47 @@ fn apply_merges(entries: &mut Vec<(Key, Node)>, merges: Vec<Node>) {
     }
 }
 
-/// A key's text: the scalar as written for strings, its canonical form otherwise (`1`, `true`).
-fn scalar_key_name(text: &str, node: &Node) -> String {
-    match &node.value {
-        NodeValue::String(name) => name.clone(),
-        NodeValue::Null if node.span.start.offset == node.span.end.offset => String::new(),
-        _ => slice_chars(text, node.span.start.offset, node.span.end.offset)
-            .trim()
-            .to_owned(),
-    }
-}
-
 fn count_nodes(node: &Node) -> usize {
     let mut count = 0;
     node.walk(&mut |_| count += 1);
     count
 }
 
-/// The text between two character offsets. Only used on rare paths (keys that are not strings,
-/// unquoted templates), so the linear scan is fine.
-fn slice_chars(text: &str, start: usize, end: usize) -> &str {
-    let mut indices = text.char_indices().map(|(at, _)| at).chain(std::iter::once(text.len()));
-    let start_byte = indices.nth(start).unwrap_or(text.len());
-    let end_byte = if end > start {
-        indices.nth(end - start - 1).unwrap_or(text.len())
-    } else {
-        start_byte
-    };
-    &text[start_byte..end_byte]
+/// The text being parsed, sliced by character offsets. The offsets asked for mostly grow
+/// during a parse, so a cursor that only moves forward keeps slicing linear over a whole file
+/// (a file full of unquoted templates must not make the parser quadratic).
+struct Source<'text> {
+    text: &'text str,
+    /// (character offset, byte offset) of the last position found.
+    cursor: Cell<(usize, usize)>,
+}
+
+impl<'text> Source<'text> {
+    fn byte_at(&self, char_offset: usize) -> usize {
+        let (mut chars, mut bytes) = self.cursor.get();
+        if char_offset < chars {
+            (chars, bytes) = (0, 0);
+        }
+        let rest = &self.text[bytes..];
+        let advance = rest
+            .char_indices()
+            .nth(char_offset - chars)
+            .map_or(rest.len(), |(at, _)| at);
+        self.cursor.set((char_offset, bytes + advance));
+        bytes + advance
+    }
+
+    fn slice(&self, start: usize, end: usize) -> &'text str {
+        let start_byte = self.byte_at(start);
+        let end_byte = self.byte_at(end).max(start_byte);
+        &self.text[start_byte..end_byte]
+    }
 }
 
 fn scalar_value(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>, span: Span) -> Result<NodeValue, YamlError> {
     let Some(tag) = tag else {
         return Ok(if style == ScalarStyle::Plain {
-            resolve_plain(&text)
+            resolve_plain(text)
         } else {
             NodeValue::String(text.into_owned())
         });
@@ -445,7 +465,7 @@ fn scalar_value(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>, span:
     if !tag.is_yaml_core_schema() {
         return Err(unsupported());
     }
-    let resolved = resolve_plain(&text);
+    let resolved = resolve_plain(Cow::Borrowed(text.as_ref()));
     match (tag.suffix.as_str(), resolved) {
         ("str", _) => Ok(NodeValue::String(text.into_owned())),
         ("null", value @ NodeValue::Null)

@@ -1,10 +1,12 @@
 //! Plain scalars resolved by the YAML 1.2 core schema: `on`, `yes` and `no` stay strings.
 
+use std::borrow::Cow;
+
 use super::NodeValue;
 
 /// The value of a plain (unquoted) scalar.
-pub(super) fn resolve_plain(text: &str) -> NodeValue {
-    match text {
+pub(super) fn resolve_plain(text: Cow<'_, str>) -> NodeValue {
+    match text.as_ref() {
         "" | "~" | "null" | "Null" | "NULL" => return NodeValue::Null,
         "true" | "True" | "TRUE" => return NodeValue::Bool(true),
         "false" | "False" | "FALSE" => return NodeValue::Bool(false),
@@ -15,15 +17,16 @@ pub(super) fn resolve_plain(text: &str) -> NodeValue {
         ".nan" | ".NaN" | ".NAN" => return NodeValue::Float(f64::NAN),
         _ => {}
     }
-    if let Some(value) = resolve_int(text) {
+    if let Some(value) = resolve_int(&text) {
         return value;
     }
-    if is_core_float(text)
+    if is_core_float(&text)
         && let Ok(value) = text.parse::<f64>()
     {
         return NodeValue::Float(value);
     }
-    NodeValue::String(text.to_owned())
+    // Most scalars are strings: move the parser's text rather than copy it.
+    NodeValue::String(text.into_owned())
 }
 
 /// `[-+]?[0-9]+`, `0o[0-7]+`, `0x[0-9a-fA-F]+`; an integer too large for i64 becomes a float.

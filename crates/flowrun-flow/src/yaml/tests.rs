@@ -157,3 +157,25 @@ proptest::proptest! {
         let _ = parse(&text, Limits::default());
     }
 }
+
+#[test]
+fn keys_are_their_text() {
+    let root = tree("1: a\ntrue: b\n~: c\non: d\n\"x y\": e\n");
+    let keys: Vec<&str> = root
+        .as_map()
+        .unwrap()
+        .iter()
+        .map(|(key, _)| key.name.as_str())
+        .collect();
+    assert_eq!(keys, ["1", "true", "~", "on", "x y"]);
+}
+
+#[test]
+fn many_unquoted_templates_each_keep_their_text() {
+    let text: String = (0..2_000)
+        .map(|index| format!("k{index}: {{{{ v{index} }}}}\n"))
+        .collect();
+    let (root, errors) = parse(&text, Limits::default());
+    assert_eq!(errors.len(), 2_000);
+    assert_eq!(root.unwrap().to_json()["k1999"], "{{ v1999 }}");
+}
