@@ -5,7 +5,7 @@ use crate::diagnostic::Diagnostic;
 use crate::model::Project;
 use crate::yaml::Node;
 
-use super::flow_checks::check_connection;
+use super::meaning::check_connection;
 use super::summary::FlowSummary;
 
 pub(super) fn check(project: &Project, tree: &Node, catalog: &Catalog, out: &mut Vec<Diagnostic>) {
