@@ -5,13 +5,6 @@ use std::time::Instant;
 
 use crate::util::{flowrun, repo_root, validate_both, write};
 
-/// Broken flows the validator accepts today (exit 0, see their snapshots): listed so the suite
-/// stays green while the validator catches up; remove a name when its snapshot shows an error.
-// FIXME: a relative `http.request` URL with no connection can only fail; the validator does
-// not know that rule of the http connector yet (the HTTP-layer issue gives connectors their
-// own checks). Its snapshot shows today's exit 0.
-const NOT_YET_REPORTED: [&str; 1] = ["73-relative-url-without-connection.yaml"];
-
 /// One kind of problem per file (unless the name says otherwise): each must be reported with
 /// the right position and a help line. Files named `*warnings*` hold only warnings: exit 0,
 /// and 2 with `--deny-warnings`, which the snapshot shows too.
@@ -29,7 +22,7 @@ fn invalid_flows() {
                 "--- --deny-warnings\nexit: {}\n{}",
                 denied.code, denied.stderr
             ));
-        } else if !NOT_YET_REPORTED.contains(&name) {
+        } else {
             assert_eq!(code, 2, "{name}: an invalid flow exits 2\n{text}");
         }
         insta::assert_snapshot!(text);

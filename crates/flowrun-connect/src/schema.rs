@@ -46,6 +46,7 @@ pub fn module<P: JsonSchema, O: JsonSchema>(name: &str, kind: ModuleKind, descri
         description: description.to_owned(),
         params_schema: input_schema::<P>(),
         output_schema: output_schema::<O>(),
+        without_connection_schema: None,
     }
 }
 

@@ -42,6 +42,13 @@ impl Catalog {
                     if let Ok(validator) = jsonschema::draft7::new(&module.params_schema) {
                         validators.insert(format!("{}.{}", connector.name, module.name), validator);
                     }
+                    if let Some(Ok(validator)) = module.without_connection_schema.as_ref().map(jsonschema::draft7::new)
+                    {
+                        validators.insert(
+                            format!("{}.{} without connection", connector.name, module.name),
+                            validator,
+                        );
+                    }
                 }
             }
             validators
@@ -90,6 +97,18 @@ pub struct ModuleSpec {
     pub params_schema: Value,
     /// JSON Schema of the module's output.
     pub output_schema: Value,
+    /// Further rules for `with:` when the step has no connection (connectors whose connection
+    /// is optional): `http.request` then needs an absolute `url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub without_connection_schema: Option<Value>,
+}
+
+impl ModuleSpec {
+    /// The module with rules for `with:` that apply when the step has no connection.
+    pub fn without_connection(mut self, schema: Value) -> ModuleSpec {
+        self.without_connection_schema = Some(schema);
+        self
+    }
 }
 
 /// What a module does; the engine and `--dry-run` treat reads and writes differently.

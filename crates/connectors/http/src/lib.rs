@@ -43,13 +43,20 @@ pub fn spec() -> ConnectorSpec {
             .to_owned(),
         connection_schema: input_schema::<HttpConnection>(),
         connection_optional: true,
-        modules: vec![module::<RequestParams, RequestOutput>(
-            "request",
-            ModuleKind::ApiCall,
-            "Sends one HTTP request (or, with `paginate`, one per page) and returns \
+        modules: vec![
+            module::<RequestParams, RequestOutput>(
+                "request",
+                ModuleKind::ApiCall,
+                "Sends one HTTP request (or, with `paginate`, one per page) and returns \
              `{status, headers, body}`. A status outside 2xx fails the step unless listed in \
              `ok_status`.",
-        )],
+            )
+            // Without a connection there is no `base_url` to resolve a relative URL against.
+            .without_connection(serde_json::json!({
+                "type": "object",
+                "properties": { "url": { "type": "string", "pattern": "^https?://" } },
+            })),
+        ],
     }
 }
 

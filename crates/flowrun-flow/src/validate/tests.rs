@@ -15,6 +15,7 @@ fn module(name: &str, kind: ModuleKind, params: serde_json::Value) -> ModuleSpec
         description: format!("{name} module"),
         params_schema: params,
         output_schema: json!({}),
+        without_connection_schema: None,
     }
 }
 
@@ -52,7 +53,11 @@ fn catalog() -> Catalog {
         description: "Any API.".into(),
         connection_schema: json!({ "type": "object" }),
         connection_optional: true,
-        modules: vec![module("request", ModuleKind::ApiCall, json!({ "type": "object" }))],
+        modules: vec![
+            module("request", ModuleKind::ApiCall, json!({ "type": "object" })).without_connection(json!({
+                "properties": { "url": { "type": "string", "pattern": "^https?://" } },
+            })),
+        ],
     };
     Catalog::new(vec![crm, web])
 }
@@ -347,4 +352,15 @@ fn duplicate_flow_ids_across_files() {
         found[0].help.as_deref(),
         Some("flow ids are unique in a repository; a.yaml:1:7 already uses it: rename one")
     );
+}
+
+#[test]
+fn rules_for_steps_without_a_connection() {
+    let step =
+        |url: &str| format!("flow: w\nsteps:\n  - id: a\n    uses: web.request\n    with: {{ url: \"{url}\" }}\n");
+    check(&step("https://example.com/x"), &[]);
+    check(&step("{{ env.BASE }}/x"), &[]);
+    check(&step("/x"), &["5:18 invalid-value"]);
+    let with_connection = "flow: w\nconnections:\n  api: { connector: web, config: {} }\nsteps:\n  - id: a\n    uses: web.request\n    with: { url: /x }\n";
+    check(with_connection, &[]);
 }

@@ -174,7 +174,7 @@ pub(super) fn check_module_step(
                 [only] => {
                     used.insert((*only).to_owned());
                 }
-                [] if connector.connection_optional => {}
+                [] if connector.connection_optional => check_without_connection(site, &key, module, catalog, out),
                 [] => out.push(
                     Diagnostic::error("missing-connection", key_span(node, "uses"), format!("step `{}` needs a `{connector_name}` connection, and none is defined", step.id))
                         .with_label("no connection for this connector")
@@ -187,6 +187,41 @@ pub(super) fn check_module_step(
                 ),
             }
         }
+    }
+}
+
+/// A step of a connector whose connection is optional, run without one: its `with` must also
+/// meet the module's rules for that case (`http.request` needs an absolute `url`).
+fn check_without_connection(
+    site: &StepSite<'_>,
+    key: &str,
+    module: &crate::catalog::ModuleSpec,
+    catalog: &Catalog,
+    out: &mut Vec<Diagnostic>,
+) {
+    let (Some(schema), Some(validator), Some(with_node)) = (
+        &module.without_connection_schema,
+        catalog.validator(&format!("{key} without connection")),
+        site.node.get("with"),
+    ) else {
+        return;
+    };
+    let connector = key.split('.').next().unwrap_or(key);
+    let target = Target {
+        node: with_node,
+        schema,
+        validator,
+        templates_allowed: true,
+        context: format!(
+            " in `with` of step `{}`: without a connection, {key} has nothing to resolve it against",
+            site.step.id
+        ),
+        root_key: Some(key_span(site.node, "with")),
+    };
+    for diagnostic in structure::check(&target) {
+        out.push(diagnostic.with_help(format!(
+            "write the value in full (e.g. an absolute URL), or give the step a `{connector}` connection whose config completes it (e.g. `base_url`)"
+        )));
     }
 }
 
