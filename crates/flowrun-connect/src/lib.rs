@@ -15,6 +15,7 @@
 pub mod config;
 pub mod http;
 pub mod schema;
+pub mod testing;
 
 #[cfg(test)]
 mod tests;

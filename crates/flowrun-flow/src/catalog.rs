@@ -60,6 +60,20 @@ impl Catalog {
         self.connectors.iter().find(|connector| connector.name == name)
     }
 
+    /// `connector.module` for every module a step may use (triggers excluded).
+    pub fn step_module_names(&self) -> Vec<String> {
+        self.connectors
+            .iter()
+            .flat_map(|connector| {
+                connector
+                    .modules
+                    .iter()
+                    .filter(|module| module.kind != ModuleKind::Trigger)
+                    .map(move |module| format!("{}.{}", connector.name, module.name))
+            })
+            .collect()
+    }
+
     pub fn connector_names(&self) -> impl Iterator<Item = &str> {
         self.connectors.iter().map(|connector| connector.name.as_str())
     }

@@ -27,17 +27,7 @@ pub fn project_schema() -> Value {
 /// connection's `config`) is checked against the schema of the module (or connector) named.
 pub fn editor_flow_schema(catalog: &Catalog) -> Value {
     let mut schema = flow_schema();
-    let module_names: Vec<String> = catalog
-        .connectors
-        .iter()
-        .flat_map(|connector| {
-            connector
-                .modules
-                .iter()
-                .filter(|module| module.kind != ModuleKind::Trigger)
-                .map(move |module| format!("{}.{}", connector.name, module.name))
-        })
-        .collect();
+    let module_names = catalog.step_module_names();
     let module_rules: Vec<Value> = catalog
         .connectors
         .iter()

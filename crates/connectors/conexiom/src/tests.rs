@@ -1,43 +1,8 @@
 use flowrun_connect::schema::{instance_problems, spec_problems};
-use serde_json::{Value, json};
+use flowrun_connect::testing::{assert_accepts, assert_output, assert_rejects};
+use serde_json::json;
 
 use crate::spec;
-
-/// `with` is accepted by the module's schema, and rejected once it carries an unknown key.
-#[track_caller]
-fn check(module: &str, with: Value) {
-    let spec = spec();
-    let schema = &spec.module(module).expect("module exists").params_schema;
-    assert_eq!(
-        instance_problems(schema, &with),
-        Vec::<String>::new(),
-        "{module}: {with}"
-    );
-    let mut with_typo = with;
-    with_typo["unknown_key"] = json!(1);
-    assert!(
-        !instance_problems(schema, &with_typo).is_empty(),
-        "{module} accepts unknown keys"
-    );
-}
-
-#[track_caller]
-fn check_invalid(module: &str, with: Value) {
-    let spec = spec();
-    let schema = &spec.module(module).expect("module exists").params_schema;
-    assert!(!instance_problems(schema, &with).is_empty(), "{module} accepts {with}");
-}
-
-#[track_caller]
-fn check_output(module: &str, output: Value) {
-    let spec = spec();
-    let schema = &spec.module(module).expect("module exists").output_schema;
-    assert_eq!(
-        instance_problems(schema, &output),
-        Vec::<String>::new(),
-        "{module}: {output}"
-    );
-}
 
 #[test]
 fn spec_is_well_formed() {
@@ -74,36 +39,39 @@ fn connection_config() {
 
 #[test]
 fn modules_take_their_ids_and_delta_dates() {
-    check("alerts", json!({}));
-    check("alert", json!({ "alert_id": "{{ item.AlertId }}" }));
-    check("spokecos", json!({ "last_modified_from": "{{ cursor }}" }));
-    check("spokecos", json!({}));
-    check("spokeco", json!({ "spokeco_id": 1201 }));
-    check(
+    assert_accepts(&spec(), "alerts", json!({}));
+    assert_accepts(&spec(), "alert", json!({ "alert_id": "{{ item.AlertId }}" }));
+    assert_accepts(&spec(), "spokecos", json!({ "last_modified_from": "{{ cursor }}" }));
+    assert_accepts(&spec(), "spokecos", json!({}));
+    assert_accepts(&spec(), "spokeco", json!({ "spokeco_id": 1201 }));
+    assert_accepts(
+        &spec(),
         "documents",
         json!({ "spokeco_id": "{{ item.SpokeCoId }}",
                                "processed_on_from": "2024-05-01T00:00:00" }),
     );
-    check("document_data", json!({ "document_id": 884512 }));
-    check("file_list", json!({ "document_id": "884512" }));
-    check("buyers", json!({ "spokeco_id": 1201 }));
-    check("addresses", json!({ "spokeco_id": 1201 }));
+    assert_accepts(&spec(), "document_data", json!({ "document_id": 884512 }));
+    assert_accepts(&spec(), "file_list", json!({ "document_id": "884512" }));
+    assert_accepts(&spec(), "buyers", json!({ "spokeco_id": 1201 }));
+    assert_accepts(&spec(), "addresses", json!({ "spokeco_id": 1201 }));
 
-    check_invalid("alert", json!({}));
-    check_invalid("documents", json!({ "processed_on_from": "2024-05-01" }));
-    check_invalid("document_data", json!({ "document_id": 1.5 }));
-    check_invalid("buyers", json!({ "spokeco_id": 1201, "document_id": 1 }));
+    assert_rejects(&spec(), "alert", json!({}));
+    assert_rejects(&spec(), "documents", json!({ "processed_on_from": "2024-05-01" }));
+    assert_rejects(&spec(), "document_data", json!({ "document_id": 1.5 }));
+    assert_rejects(&spec(), "buyers", json!({ "spokeco_id": 1201, "document_id": 1 }));
 }
 
 #[test]
 fn outputs_follow_the_proposed_records() {
-    check_output(
+    assert_output(
+        &spec(),
         "spokecos",
         json!([{ "SpokeCoId": 1201, "HubCoId": 17, "Name": "Acme Hardware Inc.",
                  "ErpCustomerNumber": "C-10045", "IsActive": true,
                  "CreatedOn": "2023-01-10T09:00:00", "LastModifiedOn": "2024-05-01T12:30:00" }]),
     );
-    check_output(
+    assert_output(
+        &spec(),
         "document_data",
         json!({ "DocumentId": 884512, "PONumber": "PO-55871", "PODate": "2024-05-02T00:00:00",
                 "Currency": "USD", "BuyerId": 3301, "ShipToAddressId": 4410, "BillToAddressId": 4411,
@@ -113,14 +81,16 @@ fn outputs_follow_the_proposed_records() {
                             "Quantity": 500, "UnitOfMeasure": "EA", "UnitPrice": 0.12,
                             "ExtendedPrice": 60.00, "RequestedDate": "2024-05-10T00:00:00" }] }),
     );
-    check_output(
+    assert_output(
+        &spec(),
         "alerts",
         json!([{ "AlertId": 7712, "HubCoId": 17, "SpokeCoId": 1201, "DocumentId": 884513,
                  "AlertType": "UnknownItem", "Severity": "Error", "Status": "Open",
                  "Message": "Part AB-99 not found in item master",
                  "CreatedOn": "2024-05-02T14:05:00", "ResolvedOn": null }]),
     );
-    check_output(
+    assert_output(
+        &spec(),
         "addresses",
         json!([{ "AddressId": 4410, "SpokeCoId": 1201, "AddressType": "ShipTo", "Code": "ACME-DC1",
                  "Name": "Acme DC 1", "Line1": "1 Main St", "Line2": null, "City": "Springfield",

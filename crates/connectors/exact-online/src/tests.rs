@@ -1,32 +1,8 @@
 use flowrun_connect::schema::{instance_problems, spec_problems};
-use serde_json::{Value, json};
+use flowrun_connect::testing::{assert_accepts, assert_rejects};
+use serde_json::json;
 
 use crate::spec;
-
-/// `with` is accepted by the module's schema, and rejected once it carries an unknown key.
-#[track_caller]
-fn check(module: &str, with: Value) {
-    let spec = spec();
-    let schema = &spec.module(module).expect("module exists").params_schema;
-    assert_eq!(
-        instance_problems(schema, &with),
-        Vec::<String>::new(),
-        "{module}: {with}"
-    );
-    let mut with_typo = with;
-    with_typo["unknown_key"] = json!(1);
-    assert!(
-        !instance_problems(schema, &with_typo).is_empty(),
-        "{module} accepts unknown keys"
-    );
-}
-
-#[track_caller]
-fn check_invalid(module: &str, with: Value) {
-    let spec = spec();
-    let schema = &spec.module(module).expect("module exists").params_schema;
-    assert!(!instance_problems(schema, &with).is_empty(), "{module} accepts {with}");
-}
 
 #[test]
 fn spec_is_well_formed() {
@@ -66,58 +42,74 @@ fn connection_config() {
 
 #[test]
 fn subscribe() {
-    check("subscribe", json!({ "entity": "crm/Accounts" }));
-    check(
+    assert_accepts(&spec(), "subscribe", json!({ "entity": "crm/Accounts" }));
+    assert_accepts(
+        &spec(),
         "subscribe",
         json!({ "entity": "salesorder/SalesOrders", "select": ["OrderID", "OrderNumber", "Modified"],
                 "filter": "Modified ge datetime'{{ cursor }}'", "order_by": "Modified",
                 "expand": ["SalesOrderLines"], "limit": 500,
                 "parameters": { "$inlinecount": "allpages" } }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "subscribe",
         json!({ "entity": "sync/crm/Accounts", "select": ["ID", "Timestamp"],
                 "filter": "Timestamp gt {{ cursor }}L", "paginate": false }),
     );
-    check_invalid("subscribe", json!({ "select": ["ID"] }));
-    check_invalid("subscribe", json!({ "entity": "/api/v1/123/crm/Accounts" }));
-    check_invalid("subscribe", json!({ "entity": "Accounts" }));
-    check_invalid("subscribe", json!({ "entity": "crm/Accounts", "top": 10 }));
-    check_invalid("subscribe", json!({ "entity": "crm/Accounts", "limit": 0 }));
+    assert_rejects(&spec(), "subscribe", json!({ "select": ["ID"] }));
+    assert_rejects(&spec(), "subscribe", json!({ "entity": "/api/v1/123/crm/Accounts" }));
+    assert_rejects(&spec(), "subscribe", json!({ "entity": "Accounts" }));
+    assert_rejects(&spec(), "subscribe", json!({ "entity": "crm/Accounts", "top": 10 }));
+    assert_rejects(&spec(), "subscribe", json!({ "entity": "crm/Accounts", "limit": 0 }));
 }
 
 #[test]
 fn publish() {
-    check(
+    assert_accepts(
+        &spec(),
         "publish",
         json!({ "action": "create", "entity": "crm/Accounts", "payload": "{{ item }}" }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "publish",
         json!({ "action": "create", "entity": "crm/Accounts",
                 "payload": { "Name": "Acme", "Email": "info@acme.example" } }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "publish",
         json!({ "action": "update", "entity": "crm/Accounts", "id": "{{ item.ID }}",
                 "payload": { "Email": "{{ item.Email | lower }}" } }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "publish",
         json!({ "action": "delete", "entity": "crm/Contacts",
                 "id": "12345678-aaaa-bbbb-cccc-ddddeeeeffff", "query": { "force": true } }),
     );
-    check_invalid("publish", json!({ "entity": "crm/Accounts", "payload": {} }));
-    check_invalid(
+    assert_rejects(&spec(), "publish", json!({ "entity": "crm/Accounts", "payload": {} }));
+    assert_rejects(
+        &spec(),
         "publish",
         json!({ "action": "upsert", "entity": "crm/Accounts", "payload": {} }),
     );
-    check_invalid("publish", json!({ "action": "create", "entity": "crm/Accounts" }));
-    check_invalid(
+    assert_rejects(
+        &spec(),
+        "publish",
+        json!({ "action": "create", "entity": "crm/Accounts" }),
+    );
+    assert_rejects(
+        &spec(),
         "publish",
         json!({ "action": "update", "entity": "crm/Accounts", "payload": {} }),
     );
-    check_invalid("publish", json!({ "action": "delete", "entity": "crm/Accounts" }));
+    assert_rejects(
+        &spec(),
+        "publish",
+        json!({ "action": "delete", "entity": "crm/Accounts" }),
+    );
 }
 
 #[test]

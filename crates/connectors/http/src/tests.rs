@@ -1,32 +1,8 @@
 use flowrun_connect::schema::{instance_problems, spec_problems};
-use serde_json::{Value, json};
+use flowrun_connect::testing::{assert_accepts, assert_rejects};
+use serde_json::json;
 
 use crate::spec;
-
-/// `with` is accepted by the module's schema, and rejected once it carries an unknown key.
-#[track_caller]
-fn check(module: &str, with: Value) {
-    let spec = spec();
-    let schema = &spec.module(module).expect("module exists").params_schema;
-    assert_eq!(
-        instance_problems(schema, &with),
-        Vec::<String>::new(),
-        "{module}: {with}"
-    );
-    let mut with_typo = with;
-    with_typo["unknown_key"] = json!(1);
-    assert!(
-        !instance_problems(schema, &with_typo).is_empty(),
-        "{module} accepts unknown keys"
-    );
-}
-
-#[track_caller]
-fn check_invalid(module: &str, with: Value) {
-    let spec = spec();
-    let schema = &spec.module(module).expect("module exists").params_schema;
-    assert!(!instance_problems(schema, &with).is_empty(), "{module} accepts {with}");
-}
 
 #[test]
 fn spec_is_well_formed() {
@@ -51,8 +27,9 @@ fn connection_config() {
 
 #[test]
 fn request() {
-    check("request", json!({ "url": "https://api.example.com/health" }));
-    check(
+    assert_accepts(&spec(), "request", json!({ "url": "https://api.example.com/health" }));
+    assert_accepts(
+        &spec(),
         "request",
         json!({
             "method": "POST",
@@ -64,29 +41,34 @@ fn request() {
             "ok_status": [404, 409],
         }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "request",
         json!({ "url": "items", "paginate": { "kind": "offset", "param": "offset",
                                               "limit_param": "limit", "page_size": 100,
                                               "items": "$.data" } }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "request",
         json!({ "url": "items", "paginate": { "kind": "link_header" } }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "request",
         json!({ "method": "HEAD", "url": "x", "response": "bytes", "body": "raw" }),
     );
 
-    check_invalid("request", json!({ "method": "GET" }));
-    check_invalid("request", json!({ "url": "x", "method": "FETCH" }));
-    check_invalid("request", json!({ "url": "x", "response": "xml" }));
-    check_invalid(
+    assert_rejects(&spec(), "request", json!({ "method": "GET" }));
+    assert_rejects(&spec(), "request", json!({ "url": "x", "method": "FETCH" }));
+    assert_rejects(&spec(), "request", json!({ "url": "x", "response": "xml" }));
+    assert_rejects(
+        &spec(),
         "request",
         json!({ "url": "x", "paginate": { "kind": "cursor", "next": "$.n" } }),
     );
-    check_invalid(
+    assert_rejects(
+        &spec(),
         "request",
         json!({ "url": "x", "paginate": { "kind": "link_header", "page_size": 10 } }),
     );

@@ -1,32 +1,8 @@
 use flowrun_connect::schema::{instance_problems, spec_problems};
-use serde_json::{Value, json};
+use flowrun_connect::testing::{assert_accepts, assert_rejects};
+use serde_json::json;
 
 use crate::spec;
-
-/// `with` is accepted by the module's schema, and rejected once it carries an unknown key.
-#[track_caller]
-fn check(module: &str, with: Value) {
-    let spec = spec();
-    let schema = &spec.module(module).expect("module exists").params_schema;
-    assert_eq!(
-        instance_problems(schema, &with),
-        Vec::<String>::new(),
-        "{module}: {with}"
-    );
-    let mut with_typo = with;
-    with_typo["unknown_key"] = json!(1);
-    assert!(
-        !instance_problems(schema, &with_typo).is_empty(),
-        "{module} accepts unknown keys"
-    );
-}
-
-#[track_caller]
-fn check_invalid(module: &str, with: Value) {
-    let spec = spec();
-    let schema = &spec.module(module).expect("module exists").params_schema;
-    assert!(!instance_problems(schema, &with).is_empty(), "{module} accepts {with}");
-}
 
 #[test]
 fn spec_is_well_formed() {
@@ -62,71 +38,89 @@ fn connection_config() {
 
 #[test]
 fn records() {
-    check(
+    assert_accepts(
+        &spec(),
         "search_records",
         json!({ "module": "Account", "filter_text": "{{ inputs.since }}",
                 "fields": ["name", "email1", "date_modified"], "limit": 500 }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "search_records",
         json!({ "module": "Contact", "filters": { "filter_owner": "mine", "address_city": "Amsterdam" },
                 "order": "date_modified desc", "offset": 100, "limit": "{{ inputs.limit }}" }),
     );
-    check("get_record", json!({ "module": "Account", "id": "{{ trigger.id }}" }));
-    check(
+    assert_accepts(
+        &spec(),
+        "get_record",
+        json!({ "module": "Account", "id": "{{ trigger.id }}" }),
+    );
+    assert_accepts(
+        &spec(),
         "create_record",
         json!({ "module": "Account", "data": { "name": "Acme", "email1": "info@acme.example" } }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "update_record",
         json!({ "module": "Account", "id": "7eba2a01-6cb6-f38c-d4c2-5a8fc2def9d2",
                 "data": { "phone_office": "+31 20 555 0100" }, "create": true }),
     );
-    check("delete_record", json!({ "module": "Note", "id": "{{ item.id }}" }));
+    assert_accepts(
+        &spec(),
+        "delete_record",
+        json!({ "module": "Note", "id": "{{ item.id }}" }),
+    );
 
-    check_invalid("search_records", json!({ "fields": ["name"] }));
-    check_invalid("search_records", json!({ "module": "Account", "limit": 0 }));
-    check_invalid("create_record", json!({ "module": "Account" }));
-    check_invalid("update_record", json!({ "module": "Account", "data": {} }));
-    check_invalid("delete_record", json!({ "id": "x" }));
+    assert_rejects(&spec(), "search_records", json!({ "fields": ["name"] }));
+    assert_rejects(&spec(), "search_records", json!({ "module": "Account", "limit": 0 }));
+    assert_rejects(&spec(), "create_record", json!({ "module": "Account" }));
+    assert_rejects(&spec(), "update_record", json!({ "module": "Account", "data": {} }));
+    assert_rejects(&spec(), "delete_record", json!({ "id": "x" }));
 }
 
 #[test]
 fn metadata_files_calls_and_trigger() {
-    check("list_modules", json!({}));
-    check("get_my_info", json!({}));
-    check("list_fields", json!({ "module": "Account" }));
-    check(
+    assert_accepts(&spec(), "list_modules", json!({}));
+    assert_accepts(&spec(), "get_my_info", json!({}));
+    assert_accepts(&spec(), "list_fields", json!({ "module": "Account" }));
+    assert_accepts(
+        &spec(),
         "upload_file",
         json!({ "file_name": "PO-55871.pdf", "content": "{{ steps.pdf.output.body }}",
                 "mime_type": "application/pdf" }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "upload_file",
         json!({ "file_name": "logo.png", "path": "assets/logo.png" }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "api_call",
         json!({ "path": "/data/Account/{{ item.id }}/contacts", "query": { "fields": ["name"] } }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "api_call",
         json!({ "method": "POST", "path": "/data/Account/1/contacts",
                 "body": { "records": ["id1"] } }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "new_event",
         json!({ "connection": "crm", "module": "Account", "type": "created" }),
     );
-    check("new_event", json!({ "module": "Lead", "type": "updated" }));
+    assert_accepts(&spec(), "new_event", json!({ "module": "Lead", "type": "updated" }));
 
-    check_invalid("list_fields", json!({}));
-    check_invalid("upload_file", json!({ "file_name": "a.txt" }));
-    check_invalid(
+    assert_rejects(&spec(), "list_fields", json!({}));
+    assert_rejects(&spec(), "upload_file", json!({ "file_name": "a.txt" }));
+    assert_rejects(
+        &spec(),
         "upload_file",
         json!({ "file_name": "a.txt", "content": "YQ==", "path": "a.txt" }),
     );
-    check_invalid("new_event", json!({ "module": "Account", "type": "deleted" }));
+    assert_rejects(&spec(), "new_event", json!({ "module": "Account", "type": "deleted" }));
 }
 
 #[test]

@@ -1,32 +1,8 @@
 use flowrun_connect::schema::{instance_problems, spec_problems};
-use serde_json::{Value, json};
+use flowrun_connect::testing::{assert_accepts, assert_rejects};
+use serde_json::json;
 
 use crate::spec;
-
-/// `with` is accepted by the module's schema, and rejected once it carries an unknown key.
-#[track_caller]
-fn check(module: &str, with: Value) {
-    let spec = spec();
-    let schema = &spec.module(module).expect("module exists").params_schema;
-    assert_eq!(
-        instance_problems(schema, &with),
-        Vec::<String>::new(),
-        "{module}: {with}"
-    );
-    let mut with_typo = with;
-    with_typo["unknown_key"] = json!(1);
-    assert!(
-        !instance_problems(schema, &with_typo).is_empty(),
-        "{module} accepts unknown keys"
-    );
-}
-
-#[track_caller]
-fn check_invalid(module: &str, with: Value) {
-    let spec = spec();
-    let schema = &spec.module(module).expect("module exists").params_schema;
-    assert!(!instance_problems(schema, &with).is_empty(), "{module} accepts {with}");
-}
 
 #[test]
 fn spec_is_well_formed() {
@@ -54,37 +30,50 @@ fn connection_config() {
 
 #[test]
 fn modules() {
-    check(
+    assert_accepts(
+        &spec(),
         "query",
         json!({ "sql": "select id, email from customers where updated_at > $1",
                 "params": ["{{ cursor }}"] }),
     );
-    check("query", json!({ "sql": "select count(*) as n from orders" }));
-    check(
+    assert_accepts(&spec(), "query", json!({ "sql": "select count(*) as n from orders" }));
+    assert_accepts(
+        &spec(),
         "execute",
         json!({ "sql": "delete from staging where run_id = ?", "params": ["{{ run.id }}"] }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "insert",
         json!({ "table": "orders", "rows": [{ "id": 1, "sku": "AB-12", "qty": 500 }] }),
     );
-    check(
+    assert_accepts(
+        &spec(),
         "insert",
         json!({ "table": "sales.orders", "rows": "{{ steps.clean.output }}" }),
     );
-    check("insert", json!({ "table": "orders", "rows": { "id": 1 } }));
-    check(
+    assert_accepts(&spec(), "insert", json!({ "table": "orders", "rows": { "id": 1 } }));
+    assert_accepts(
+        &spec(),
         "upsert",
         json!({ "table": "customers", "rows": "{{ item }}", "key": ["crm_id"] }),
     );
 
-    check_invalid("query", json!({ "params": [1] }));
-    check_invalid("query", json!({ "sql": "select 1", "params": { "a": 1 } }));
-    check_invalid("insert", json!({ "table": "orders; drop table x", "rows": [] }));
-    check_invalid("insert", json!({ "table": "orders", "rows": [1, 2] }));
-    check_invalid("upsert", json!({ "table": "orders", "rows": [], "key": [] }));
-    check_invalid("upsert", json!({ "table": "orders", "rows": [] }));
-    check_invalid("upsert", json!({ "table": "orders", "rows": [], "key": ["a b"] }));
+    assert_rejects(&spec(), "query", json!({ "params": [1] }));
+    assert_rejects(&spec(), "query", json!({ "sql": "select 1", "params": { "a": 1 } }));
+    assert_rejects(
+        &spec(),
+        "insert",
+        json!({ "table": "orders; drop table x", "rows": [] }),
+    );
+    assert_rejects(&spec(), "insert", json!({ "table": "orders", "rows": [1, 2] }));
+    assert_rejects(&spec(), "upsert", json!({ "table": "orders", "rows": [], "key": [] }));
+    assert_rejects(&spec(), "upsert", json!({ "table": "orders", "rows": [] }));
+    assert_rejects(
+        &spec(),
+        "upsert",
+        json!({ "table": "orders", "rows": [], "key": ["a b"] }),
+    );
 }
 
 #[test]

@@ -90,7 +90,7 @@ pub(super) fn check_module_step(
                 .with_label("expected `<connector>.<module>`")
                 .with_help_opt(help_for_unknown(
                     uses,
-                    all_module_names(catalog).iter().map(String::as_str),
+                    catalog.step_module_names().iter().map(String::as_str),
                     "write `<connector>.<module>`, e.g.",
                 )),
         );
@@ -223,17 +223,4 @@ fn check_without_connection(
             "write the value in full (e.g. an absolute URL), or give the step a `{connector}` connection whose config completes it (e.g. `base_url`)"
         )));
     }
-}
-
-pub(super) fn all_module_names(catalog: &Catalog) -> Vec<String> {
-    catalog
-        .connectors
-        .iter()
-        .flat_map(|connector| {
-            connector
-                .modules
-                .iter()
-                .map(move |module| format!("{}.{}", connector.name, module.name))
-        })
-        .collect()
 }
