@@ -1,0 +1,168 @@
+//! Secrets as a type, and the redactor every output passes through.
+//!
+//! Two defences, because either alone misses cases:
+//! - [`Secret`] prints as `***` through `Debug`, `Display` and serde, and a rendered value
+//!   that was built from a secret is marked (see [`crate::Rendered`]);
+//! - [`Redactor`] replaces every loaded secret's value, and its base64 and URL-encoded forms,
+//!   in any text or JSON an output sink writes (logs, errors, run records, `--dry-run`,
+//!   recordings). That catches `env.X` naming the same variable, `b64encode(secrets.X)`, and
+//!   an API that echoes a token back.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use base64::Engine as _;
+use serde_json::Value as Json;
+
+/// What a secret, or anything built from one, prints as.
+pub const REDACTED: &str = "***";
+
+/// Secrets shorter than this are not searched for in outputs: replacing every `a` or `1` in a
+/// log would hide everything and protect nothing. They are still redacted where they are
+/// used as a secret (the type and the marks of rendered values).
+pub const MIN_SCRUB_LEN: usize = 4;
+
+/// A secret value: printed, logged and serialized as `***`. Only [`Secret::expose`] gives the
+/// value, for the one place that needs it (a request, a template's evaluation).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    pub fn new(value: impl Into<Arc<str>>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value itself. Never log or store what this returns.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(REDACTED)
+    }
+}
+
+impl serde::Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(REDACTED)
+    }
+}
+
+/// Replaces every form of every loaded secret with `***`, in one pass over a text.
+#[derive(Clone)]
+pub struct Redactor {
+    /// `None` when there is nothing to search for.
+    matcher: Option<Arc<AhoCorasick>>,
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n_patterns = self.matcher.as_ref().map_or(0, |matcher| matcher.patterns_len());
+        f.debug_struct("Redactor").field("n_patterns", &n_patterns).finish()
+    }
+}
+
+impl Default for Redactor {
+    fn default() -> Redactor {
+        Redactor::new(std::iter::empty::<&Secret>())
+    }
+}
+
+impl Redactor {
+    /// A redactor for these secrets: each value, its standard and URL-safe base64 (with and
+    /// without padding), and its percent-encoded form (as in a query string or form body).
+    pub fn new<'a>(secrets: impl IntoIterator<Item = &'a Secret>) -> Redactor {
+        let mut patterns: Vec<String> = Vec::new();
+        for secret in secrets {
+            let value = secret.expose();
+            if value.len() < MIN_SCRUB_LEN {
+                continue;
+            }
+            patterns.extend(forms(value));
+        }
+        patterns.sort();
+        patterns.dedup();
+        let matcher = (!patterns.is_empty()).then(|| {
+            // Leftmost-longest: a secret's base64 that contains another secret's value is
+            // replaced whole.
+            let matcher = AhoCorasick::builder()
+                .match_kind(MatchKind::LeftmostLongest)
+                .build(&patterns)
+                .expect("literal patterns of bounded count always build");
+            Arc::new(matcher)
+        });
+        Redactor { matcher }
+    }
+
+    /// True when this redactor knows no secret.
+    pub fn is_empty(&self) -> bool {
+        self.matcher.is_none()
+    }
+
+    /// The text with every secret form replaced by `***`.
+    pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        match &self.matcher {
+            Some(matcher) if matcher.is_match(text) => {
+                let replacements = vec![REDACTED; matcher.patterns_len()];
+                Cow::Owned(matcher.replace_all(text, &replacements))
+            }
+            _ => Cow::Borrowed(text),
+        }
+    }
+
+    /// The bytes with every secret form replaced by `***` (for recordings and raw bodies).
+    pub fn redact_bytes<'t>(&self, bytes: &'t [u8]) -> Cow<'t, [u8]> {
+        match &self.matcher {
+            Some(matcher) if matcher.is_match(bytes) => {
+                let replacements = vec![REDACTED.as_bytes(); matcher.patterns_len()];
+                Cow::Owned(matcher.replace_all_bytes(bytes, &replacements))
+            }
+            _ => Cow::Borrowed(bytes),
+        }
+    }
+
+    /// A copy of the JSON value with every string (and every key) redacted.
+    pub fn redact_json(&self, value: &Json) -> Json {
+        if self.is_empty() {
+            return value.clone();
+        }
+        match value {
+            Json::String(text) => Json::String(self.redact(text).into_owned()),
+            Json::Array(items) => Json::Array(items.iter().map(|item| self.redact_json(item)).collect()),
+            Json::Object(map) => Json::Object(
+                map.iter()
+                    .map(|(key, value)| (self.redact(key).into_owned(), self.redact_json(value)))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+}
+
+/// The forms a secret takes on the wire.
+fn forms(value: &str) -> Vec<String> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let bytes = value.as_bytes();
+    let mut forms = vec![value.to_owned()];
+    for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+        forms.push(engine.encode(bytes));
+    }
+    forms.push(percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC).to_string());
+    // `application/x-www-form-urlencoded` writes a space as `+`.
+    forms.push(
+        percent_encoding::utf8_percent_encode(value, percent_encoding::NON_ALPHANUMERIC)
+            .to_string()
+            .replace("%20", "+"),
+    );
+    forms
+}

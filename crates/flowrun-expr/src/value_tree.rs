@@ -1,0 +1,175 @@
+//! A whole YAML value of a flow (a step's `with:`, a `map:` body, the flow `output`) compiled
+//! once: every string in it a [`Template`], everything else kept as it is.
+
+use serde_json::Value as Json;
+
+use crate::error::{CompileError, EvalError};
+use crate::scope::Scope;
+use crate::secret::REDACTED;
+use crate::template::Template;
+
+/// A compiled value tree.
+#[derive(Debug)]
+pub enum CompiledValue {
+    /// Null, booleans and numbers: no template can hide in them.
+    Literal(Json),
+    Template(Template),
+    List(Vec<CompiledValue>),
+    /// Keys are literal; values are compiled.
+    Map(Vec<(String, CompiledValue)>),
+}
+
+/// A rendered value, with the places that were built from a secret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// The value with secrets in place: for the request, never for a log.
+    pub value: Json,
+    /// JSON Pointers (RFC 6901) of the values rendered by a template that reads `secrets`.
+    pub secret_paths: Vec<String>,
+}
+
+impl Rendered {
+    /// The value to show or store: everything built from a secret replaced by `***`.
+    pub fn redacted(&self) -> Json {
+        let mut value = self.value.clone();
+        for path in &self.secret_paths {
+            if path.is_empty() {
+                return Json::String(REDACTED.to_owned());
+            }
+            if let Some(slot) = value.pointer_mut(path) {
+                *slot = Json::String(REDACTED.to_owned());
+            }
+        }
+        value
+    }
+}
+
+/// Where a compile error sits in the value tree: `with.payload.Name`, as a list of keys and
+/// indexes, with the error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeCompileError {
+    pub path: Vec<String>,
+    pub error: CompileError,
+}
+
+impl CompiledValue {
+    /// Compiles every string of the value. Every mistake is reported, each with its path.
+    pub fn compile(value: &Json) -> Result<CompiledValue, Vec<TreeCompileError>> {
+        let mut errors = Vec::new();
+        let mut path = Vec::new();
+        let compiled = compile(value, &mut path, &mut errors);
+        if errors.is_empty() { Ok(compiled) } else { Err(errors) }
+    }
+
+    /// True when any template in the tree reads `secrets`.
+    pub fn reads_secrets(&self) -> bool {
+        match self {
+            CompiledValue::Literal(_) => false,
+            CompiledValue::Template(template) => template.reads_secrets(),
+            CompiledValue::List(items) => items.iter().any(CompiledValue::reads_secrets),
+            CompiledValue::Map(entries) => entries.iter().any(|(_, value)| value.reads_secrets()),
+        }
+    }
+
+    /// The template value of the tree (typed templates keep their type).
+    pub fn eval(&self, scope: &Scope) -> Result<crate::Value, EvalError> {
+        Ok(match self {
+            CompiledValue::Literal(json) => crate::from_json(json),
+            CompiledValue::Template(template) => template.eval(scope)?,
+            CompiledValue::List(items) => items
+                .iter()
+                .map(|item| item.eval(scope))
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter()
+                .collect(),
+            CompiledValue::Map(entries) => {
+                let mut pairs = Vec::with_capacity(entries.len());
+                for (key, value) in entries {
+                    pairs.push((key.as_str(), value.eval(scope)?));
+                }
+                crate::Value::from_pairs(pairs)
+            }
+        })
+    }
+
+    /// Renders the tree to JSON, marking what was built from a secret.
+    pub fn render(&self, scope: &Scope) -> Result<Rendered, EvalError> {
+        let mut secret_paths = Vec::new();
+        let mut pointer = String::new();
+        let value = self.render_at(scope, &mut pointer, &mut secret_paths)?;
+        Ok(Rendered { value, secret_paths })
+    }
+
+    fn render_at(&self, scope: &Scope, pointer: &mut String, secrets: &mut Vec<String>) -> Result<Json, EvalError> {
+        Ok(match self {
+            CompiledValue::Literal(json) => json.clone(),
+            CompiledValue::Template(template) => {
+                if template.reads_secrets() {
+                    secrets.push(pointer.clone());
+                }
+                template.eval_json(scope)?
+            }
+            CompiledValue::List(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    let mark = pointer.len();
+                    pointer.push('/');
+                    pointer.push_str(&index.to_string());
+                    out.push(item.render_at(scope, pointer, secrets)?);
+                    pointer.truncate(mark);
+                }
+                Json::Array(out)
+            }
+            CompiledValue::Map(entries) => {
+                let mut out = serde_json::Map::with_capacity(entries.len());
+                for (key, value) in entries {
+                    let mark = pointer.len();
+                    pointer.push('/');
+                    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                    let rendered = value.render_at(scope, pointer, secrets)?;
+                    pointer.truncate(mark);
+                    out.insert(key.clone(), rendered);
+                }
+                Json::Object(out)
+            }
+        })
+    }
+}
+
+fn compile(value: &Json, path: &mut Vec<String>, errors: &mut Vec<TreeCompileError>) -> CompiledValue {
+    match value {
+        Json::String(text) => match Template::compile(text) {
+            Ok(template) => CompiledValue::Template(template),
+            Err(error) => {
+                errors.push(TreeCompileError {
+                    path: path.clone(),
+                    error,
+                });
+                CompiledValue::Literal(Json::Null)
+            }
+        },
+        Json::Array(items) => CompiledValue::List(
+            items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    path.push(index.to_string());
+                    let compiled = compile(item, path, errors);
+                    path.pop();
+                    compiled
+                })
+                .collect(),
+        ),
+        Json::Object(map) => CompiledValue::Map(
+            map.iter()
+                .map(|(key, value)| {
+                    path.push(key.clone());
+                    let compiled = compile(value, path, errors);
+                    path.pop();
+                    (key.clone(), compiled)
+                })
+                .collect(),
+        ),
+        literal => CompiledValue::Literal(literal.clone()),
+    }
+}
