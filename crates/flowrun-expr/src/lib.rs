@@ -21,6 +21,7 @@ pub mod functions;
 pub mod jsonpath;
 mod scope;
 mod secret;
+mod secret_sources;
 mod template;
 mod value_tree;
 
@@ -29,7 +30,8 @@ pub use environment::environment;
 pub use error::{CompileError, EvalError};
 pub use minijinja::Value;
 pub use scope::{Clock, Runtime, Scope, UuidSource};
-pub use secret::{REDACTED, Redactor, Secret};
+pub use secret::{MIN_SCRUB_LEN, REDACTED, Redactor, Secret};
+pub use secret_sources::{SecretsError, SecretsFile, resolve_secrets};
 pub use template::{Expression, Template};
 pub use value_tree::{CompiledValue, Rendered, TreeCompileError};
 

@@ -132,3 +132,91 @@ fn unknown_filters_are_compile_errors_with_a_suggestion() {
     assert_eq!(error.message, "unknown filter `lowr`");
     assert_eq!(error.help.as_deref(), Some("did you mean `lower`?"));
 }
+
+const CANARY: &str = "s3cr3t-canary";
+
+/// Every form of the canary an output could carry.
+fn canary_forms() -> Vec<String> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    vec![
+        CANARY.to_owned(),
+        STANDARD.encode(CANARY),
+        URL_SAFE_NO_PAD.encode(CANARY),
+        percent_encoding::utf8_percent_encode(CANARY, percent_encoding::NON_ALPHANUMERIC).to_string(),
+    ]
+}
+
+#[test]
+fn errors_about_a_secret_never_show_its_value() {
+    let misuses = [
+        "{{ secrets.TOKEN | int }}",
+        "{{ secrets.TOKEN + 1 }}",
+        "{{ secrets.TOKEN.nope.deeper }}",
+        "{{ secrets.TOKEN[5:2] | float }}",
+        "{{ secrets.TOKEN is divisibleby(3) }}",
+        "{{ (secrets.TOKEN ~ 'x') | abs }}",
+        "{{ range(secrets.TOKEN) }}",
+        "x {{ secrets.TOKEN | join(1, 2, 3) }}",
+        "{{ secrets.TOKEN * 100000000 }}",
+        "{% for c in secrets.TOKEN %}{{ c.x.y }}{% endfor %}",
+    ];
+    for source in misuses {
+        let Ok(template) = Template::compile(source) else {
+            continue;
+        };
+        if let Err(error) = template.eval_json(&scope()) {
+            for form in canary_forms() {
+                assert!(!error.message.contains(&form), "{source} leaked: {}", error.message);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_redactor_removes_every_form_of_every_secret() {
+    let secrets = [Secret::new(CANARY), Secret::new("another secret/with+signs")];
+    let redactor = crate::Redactor::new(&secrets);
+    for form in canary_forms() {
+        let text = format!("prefix {form} suffix");
+        assert_eq!(redactor.redact(&text), "prefix *** suffix", "{form}");
+    }
+    let json = json!({ "auth": format!("Bearer {CANARY}"), CANARY: [ "another%20secret%2Fwith%2Bsigns" ], "n": 1 });
+    assert_eq!(
+        redactor.redact_json(&json),
+        json!({ "auth": "Bearer ***", "***": [ "***" ], "n": 1 })
+    );
+    let short = crate::Redactor::new(&[Secret::new("ab")]);
+    assert!(
+        short.is_empty(),
+        "a two-character secret would redact every `ab` in every log"
+    );
+}
+
+#[test]
+fn secrets_print_as_stars_everywhere() {
+    let secret = Secret::new(CANARY);
+    assert_eq!(format!("{secret} {secret:?}"), "*** ***");
+    assert_eq!(serde_json::to_string(&secret).unwrap(), "\"***\"");
+    assert!(!format!("{:?}", scope()).contains(CANARY));
+}
+
+proptest::proptest! {
+    #[test]
+    fn redacted_text_never_holds_a_secret(
+        secret in "[ -~]{4,24}",
+        before in "\\PC{0,40}",
+        after in "\\PC{0,40}",
+    ) {
+        let redactor = crate::Redactor::new(&[Secret::new(secret.as_str())]);
+        let text = format!("{before}{secret}{after}");
+        let redacted = redactor.redact(&text);
+        proptest::prop_assert!(!redacted.contains(secret.as_str()));
+    }
+
+    #[test]
+    fn compiling_and_analysing_any_text_never_panics(text in "\\PC{0,80}") {
+        let _ = Template::compile(&text);
+        let _ = Expression::compile(&text);
+    }
+}
