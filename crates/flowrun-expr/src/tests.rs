@@ -220,3 +220,16 @@ proptest::proptest! {
         let _ = Expression::compile(&text);
     }
 }
+
+#[test]
+fn hostile_templates_stop_cleanly() {
+    let loops = "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}";
+    let error = Template::compile(loops).unwrap().eval_json(&scope()).unwrap_err();
+    assert!(error.message.contains("ran out of fuel"), "{}", error.message);
+    let big = Template::compile("{{ 'x' * 1000000000 }}").unwrap().eval_json(&scope());
+    assert!(big.is_err(), "a gigabyte string must not be built");
+    let nested = format!("{{{{ {}1{} }}}}", "(".repeat(10_000), ")".repeat(10_000));
+    assert!(Template::compile(&nested).is_err(), "10,000 nested parentheses are refused, not a stack overflow");
+    let nested_lists = format!("{{{{ {}1{} }}}}", "[".repeat(5_000), "]".repeat(5_000));
+    assert!(Template::compile(&nested_lists).is_err());
+}

@@ -46,6 +46,10 @@ pub enum PipelineOp {
     Flatten,
     /// Join each item with records of another list.
     Merge(Merge),
+    /// Keep the first n items.
+    Limit(u64),
+    /// Drop the first n items.
+    Skip(u64),
 }
 
 /// `sort:` as a bare expression or `{by, order}`.
