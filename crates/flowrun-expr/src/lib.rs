@@ -17,6 +17,7 @@ pub mod analysis;
 mod convert;
 mod environment;
 mod error;
+mod fast_path;
 pub mod functions;
 pub mod jsonpath;
 mod scope;

@@ -94,7 +94,10 @@ impl fmt::Debug for Scope {
         let mut names = Vec::new();
         let mut layer = Some(&self.layer);
         while let Some(current) = layer {
-            names.extend(current.names.keys().map(|name| name.as_ref()));
+            match &current.names {
+                Names::Map(map) => names.extend(map.keys().map(|name| name.as_ref())),
+                Names::Item { .. } => names.extend(["item", "index"]),
+            }
             layer = current.parent.as_ref();
         }
         f.debug_struct("Scope").field("names", &names).finish()
@@ -102,9 +105,28 @@ impl fmt::Debug for Scope {
 }
 
 struct Layer {
-    names: IndexMap<Arc<str>, Value>,
+    names: Names,
     parent: Option<Arc<Layer>>,
     runtime: Arc<Runtime>,
+}
+
+/// The names a layer binds. An item's layer is the hot path of every pipeline, so it binds
+/// its two names without a map.
+#[derive(Clone)]
+enum Names {
+    Map(IndexMap<Arc<str>, Value>),
+    Item { item: Value, index: Value },
+}
+
+impl Names {
+    fn get(&self, name: &str) -> Option<&Value> {
+        match self {
+            Names::Map(map) => map.get(name),
+            Names::Item { item, .. } if name == "item" => Some(item),
+            Names::Item { index, .. } if name == "index" => Some(index),
+            Names::Item { .. } => None,
+        }
+    }
 }
 
 impl Layer {
@@ -186,7 +208,7 @@ impl Scope {
     pub fn new(runtime: Runtime) -> Scope {
         Scope {
             layer: Arc::new(Layer {
-                names: IndexMap::new(),
+                names: Names::Map(IndexMap::new()),
                 parent: None,
                 runtime: Arc::new(runtime),
             }),
@@ -197,7 +219,20 @@ impl Scope {
     /// scope copies its own layer (not its parents) first.
     pub fn set(&mut self, name: &str, value: Value) -> &mut Scope {
         let layer = unique_layer(&mut self.layer);
-        layer.names.insert(Arc::from(name), value);
+        match &mut layer.names {
+            Names::Map(map) => {
+                map.insert(Arc::from(name), value);
+            }
+            Names::Item { .. } => {
+                // An item's layer stays two names: a new name goes on a layer above it.
+                let item_layer = self.layer.clone();
+                self.layer = Arc::new(Layer {
+                    names: Names::Map(IndexMap::from([(Arc::from(name), value)])),
+                    parent: Some(item_layer.clone()),
+                    runtime: item_layer.runtime.clone(),
+                });
+            }
+        }
         self
     }
 
@@ -211,10 +246,12 @@ impl Scope {
     pub fn child<'a>(&self, names: impl IntoIterator<Item = (&'a str, Value)>) -> Scope {
         Scope {
             layer: Arc::new(Layer {
-                names: names
-                    .into_iter()
-                    .map(|(name, value)| (Arc::from(name), value))
-                    .collect(),
+                names: Names::Map(
+                    names
+                        .into_iter()
+                        .map(|(name, value)| (Arc::from(name), value))
+                        .collect(),
+                ),
                 parent: Some(self.layer.clone()),
                 runtime: self.layer.runtime.clone(),
             }),
@@ -223,7 +260,16 @@ impl Scope {
 
     /// The scope of one element: `item` and `index` bound on top of this one.
     pub fn with_item(&self, item: Value, index: usize) -> Scope {
-        self.child([("item", item), ("index", Value::from(index))])
+        Scope {
+            layer: Arc::new(Layer {
+                names: Names::Item {
+                    item,
+                    index: Value::from(index),
+                },
+                parent: Some(self.layer.clone()),
+                runtime: self.layer.runtime.clone(),
+            }),
+        }
     }
 
     /// The value of a name, if it is set.
@@ -255,7 +301,6 @@ fn unique_layer(layer: &mut Arc<Layer>) -> &mut Layer {
 }
 
 /// The runtime of the evaluation that `state` belongs to.
-#[allow(dead_code, reason = "now() and uuid() read it; they arrive with functions/")]
 pub(crate) fn runtime_of(state: &minijinja::State<'_, '_>) -> Option<Arc<Runtime>> {
     state.lookup(RUNTIME_NAME)?.downcast_object::<Runtime>()
 }

@@ -8,6 +8,7 @@ use crate::Value;
 use crate::analysis;
 use crate::environment::environment;
 use crate::error::{CompileError, EvalError};
+use crate::fast_path::FastPath;
 use crate::scope::Scope;
 
 /// A compiled string value of a flow.
@@ -22,7 +23,7 @@ enum Kind {
     Literal(Value),
     /// Exactly one `{{ expr }}` and nothing around it: the expression's value, typed. The
     /// string is the expression without its delimiters (error positions refer to it).
-    Typed(minijinja::Expression<'static, 'static>, Arc<str>),
+    Typed(minijinja::Expression<'static, 'static>, Arc<str>, Option<FastPath>),
     /// Anything else: rendered to a string.
     Text(minijinja::Template<'static, 'static>),
 }
@@ -46,7 +47,9 @@ impl Template {
         }
         let analysed = analysis::analyse_template(source)?;
         let kind = match analysis::single_expression(source) {
-            Some(inner) if analysed.is_single_expression => Kind::Typed(compile_expression(inner)?, Arc::from(inner)),
+            Some(inner) if analysed.is_single_expression => {
+                Kind::Typed(compile_expression(inner)?, Arc::from(inner), FastPath::parse(inner))
+            }
             _ => Kind::Text(
                 environment()
                     .get_template(source)
@@ -80,10 +83,13 @@ impl Template {
     pub fn eval(&self, scope: &Scope) -> Result<Value, EvalError> {
         match &self.kind {
             Kind::Literal(value) => Ok(value.clone()),
-            Kind::Typed(expression, inner) => {
-                let value = expression
-                    .eval(scope.to_value())
-                    .map_err(|error| EvalError::from_minijinja(&error, inner))?;
+            Kind::Typed(expression, inner, fast_path) => {
+                let value = match fast_path {
+                    Some(path) => path.eval(scope, inner)?,
+                    None => expression
+                        .eval(scope.to_value())
+                        .map_err(|error| EvalError::from_minijinja(&error, inner))?,
+                };
                 if value.is_undefined() {
                     return Err(undefined_result(&self.source));
                 }
@@ -110,6 +116,8 @@ pub struct Expression {
     /// The expression without `{{ }}` (error positions refer to it).
     inner: Arc<str>,
     compiled: minijinja::Expression<'static, 'static>,
+    /// Set when the expression is a plain path: evaluated without the VM.
+    fast_path: Option<FastPath>,
 }
 
 impl fmt::Debug for Expression {
@@ -128,6 +136,7 @@ impl Expression {
             source: Arc::from(source),
             inner: Arc::from(inner),
             compiled: compile_expression(inner)?,
+            fast_path: FastPath::parse(inner),
         })
     }
 
@@ -138,6 +147,9 @@ impl Expression {
 
     /// The expression's value; undefined stays undefined (for `default` and tests).
     pub fn eval(&self, scope: &Scope) -> Result<Value, EvalError> {
+        if let Some(path) = &self.fast_path {
+            return path.eval(scope, &self.inner);
+        }
         self.compiled
             .eval(scope.to_value())
             .map_err(|error| EvalError::from_minijinja(&error, &self.inner))

@@ -76,7 +76,7 @@ fn undefined_is_false_in_a_test_but_a_lookup_on_it_fails() {
     assert_eq!(kept, [true, false]);
     let deep = Expression::compile("{{ item.email1.domain }}").unwrap();
     let item = from_json(&json!({ "name": "B" }));
-    insta::assert_snapshot!(deep.is_true(&scope().with_item(item, 0)).unwrap_err().message, @"cannot read `.email1.domain`: what comes before it is undefined (in `item.email1.domain`); test it first with `is defined`");
+    insta::assert_snapshot!(deep.is_true(&scope().with_item(item, 0)).unwrap_err().message, @"cannot read `item.email1.domain`: `item.email1` is undefined (in `item.email1.domain`); test it first with `item.email1 is defined`");
 }
 
 #[test]
@@ -229,7 +229,47 @@ fn hostile_templates_stop_cleanly() {
     let big = Template::compile("{{ 'x' * 1000000000 }}").unwrap().eval_json(&scope());
     assert!(big.is_err(), "a gigabyte string must not be built");
     let nested = format!("{{{{ {}1{} }}}}", "(".repeat(10_000), ")".repeat(10_000));
-    assert!(Template::compile(&nested).is_err(), "10,000 nested parentheses are refused, not a stack overflow");
+    assert!(
+        Template::compile(&nested).is_err(),
+        "10,000 nested parentheses are refused, not a stack overflow"
+    );
     let nested_lists = format!("{{{{ {}1{} }}}}", "[".repeat(5_000), "]".repeat(5_000));
     assert!(Template::compile(&nested_lists).is_err());
+}
+
+#[test]
+fn plain_paths_give_what_the_template_vm_gives() {
+    let item = from_json(&json!({ "a": { "b": [10, 20, { "c": null }] }, "s": "text", "n": null, "Order No": 7 }));
+    let scope = scope().with_item(item, 0);
+    let paths = [
+        "item.a.b[1]",
+        "item.a.b[-1]",
+        "item.a.b[2].c",
+        "item['Order No']",
+        "item.missing",
+        "item.missing.deeper",
+        "item.n.x",
+        "item.s[0]",
+        "item.a.b[9]",
+        "item.a['b'][0]",
+        "index",
+        "inputs.since",
+        "nothing_here",
+        "nothing_here.x",
+    ];
+    for path in paths {
+        let fast = Expression::compile(path).unwrap().eval(&scope);
+        let vm = crate::environment()
+            .compile_expression(path)
+            .unwrap()
+            .eval(scope.to_value());
+        match (fast, vm) {
+            (Ok(fast), Ok(vm)) => {
+                assert_eq!(fast.is_undefined(), vm.is_undefined(), "{path}");
+                assert_eq!(fast.to_string(), vm.to_string(), "{path}");
+            }
+            (Err(_), Err(_)) => {}
+            (fast, vm) => panic!("{path}: fast path gave {fast:?}, the VM {vm:?}"),
+        }
+    }
 }
