@@ -129,3 +129,88 @@ fn snake_case_names() {
         assert!(!is_snake_case(name), "{name}");
     }
 }
+
+mod runtime {
+    use std::sync::Arc;
+
+    use flowrun_flow::catalog::{ConnectorSpec, ModuleKind};
+    use serde_json::{Value, json};
+    use tokio_util::sync::CancellationToken;
+
+    use crate::module::{CallContext, Connector, ErrorKind, Module, ModuleError};
+    use crate::registry::Registry;
+
+    /// A module that echoes its parameters, or fails when asked to.
+    struct Echo;
+
+    #[async_trait::async_trait]
+    impl Module for Echo {
+        fn name(&self) -> &str {
+            "echo"
+        }
+
+        fn kind(&self) -> ModuleKind {
+            ModuleKind::Action
+        }
+
+        async fn call(&self, context: &CallContext, params: Value) -> Result<Value, ModuleError> {
+            if params["fail"] == json!(true) {
+                return Err(ModuleError::new(ErrorKind::Server, "the test service answered 503").with_status(503));
+            }
+            Ok(json!({ "params": params, "step": context.step_id, "attempt": context.attempt }))
+        }
+    }
+
+    struct Test;
+
+    impl Connector for Test {
+        fn name(&self) -> &str {
+            "test"
+        }
+
+        fn spec(&self) -> ConnectorSpec {
+            ConnectorSpec {
+                name: "test".into(),
+                description: "a connector written in the test".into(),
+                connection_schema: json!({ "type": "object" }),
+                connection_optional: true,
+                modules: Vec::new(),
+            }
+        }
+
+        fn module(&self, name: &str) -> Option<Arc<dyn Module>> {
+            (name == "echo").then(|| Arc::new(Echo) as Arc<dyn Module>)
+        }
+    }
+
+    fn context() -> CallContext {
+        CallContext {
+            run_id: "run-1".into(),
+            step_id: "send".into(),
+            item_index: None,
+            attempt: 1,
+            connection: Some(Arc::new(json!({ "password": "hunter2-canary" }))),
+            cancel: CancellationToken::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_registry_finds_modules_by_uses() {
+        let mut registry = Registry::default();
+        registry.register(Arc::new(Test));
+        let module = registry.module("test.echo").expect("registered");
+        let output = module.call(&context(), json!({ "x": 1 })).await.unwrap();
+        assert_eq!(output, json!({ "params": { "x": 1 }, "step": "send", "attempt": 1 }));
+        let error = module.call(&context(), json!({ "fail": true })).await.unwrap_err();
+        assert_eq!((error.kind, error.status), (ErrorKind::Server, Some(503)));
+        assert!(registry.module("test.nope").is_none());
+        assert!(registry.module("nope.echo").is_none());
+        assert!(registry.module("no-dot").is_none());
+        assert_eq!(registry.catalog().connector_names().collect::<Vec<_>>(), ["test"]);
+    }
+
+    #[test]
+    fn a_call_context_never_prints_its_connection() {
+        assert!(!format!("{:?}", context()).contains("hunter2"));
+    }
+}

@@ -1,0 +1,148 @@
+//! The runtime side of a connector: what the engine calls.
+//!
+//! The engine knows no connector by name and a connector knows nothing of graphs; they meet
+//! here. A [`Module`] is one async call from JSON parameters (already rendered, secrets in
+//! place) to a JSON output; a [`Connector`] names its modules and gives its catalog entry.
+//! Retries, timeouts and error directives are the engine's; a module reports what went wrong
+//! as a [`ModuleError`] whose [`ErrorKind`] the step's `retry.on` filter matches.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flowrun_flow::catalog::{ConnectorSpec, ModuleKind};
+use serde_json::Value as Json;
+use tokio_util::sync::CancellationToken;
+
+/// One module of a connector, e.g. `onecrm.search_records`.
+#[async_trait::async_trait]
+pub trait Module: Send + Sync {
+    /// The name after the dot in `uses:`.
+    fn name(&self) -> &str;
+
+    /// What the module does to the outside world (reads are safe to run in `--dry-run=reads`).
+    fn kind(&self) -> ModuleKind;
+
+    /// Runs the module once. `params` are the step's rendered `with:` block.
+    async fn call(&self, context: &CallContext, params: Json) -> Result<Json, ModuleError>;
+}
+
+/// A connector: its catalog entry and its modules.
+pub trait Connector: Send + Sync {
+    /// The name in `connector:` and before the dot in `uses:`.
+    fn name(&self) -> &str;
+
+    /// The catalog entry the validator and `flowrun connectors` read.
+    fn spec(&self) -> ConnectorSpec;
+
+    /// The module of that name, if the connector has one.
+    fn module(&self, name: &str) -> Option<Arc<dyn Module>>;
+}
+
+/// What a module call may use besides its parameters.
+#[derive(Clone)]
+pub struct CallContext {
+    pub run_id: String,
+    pub step_id: String,
+    /// The item's index in a `for_each` step.
+    pub item_index: Option<usize>,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    /// The step's connection config, rendered (secrets in place), or `None` without one.
+    pub connection: Option<Arc<Json>>,
+    /// Cancelled when the run stops (a `fail` elsewhere, Ctrl-C, a timeout): a module stops
+    /// its work and returns [`ErrorKind::Cancelled`].
+    pub cancel: CancellationToken,
+}
+
+impl fmt::Debug for CallContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The connection holds secrets: only say whether there is one.
+        f.debug_struct("CallContext")
+            .field("run_id", &self.run_id)
+            .field("step_id", &self.step_id)
+            .field("item_index", &self.item_index)
+            .field("attempt", &self.attempt)
+            .field("connection", &self.connection.as_ref().map(|_| "<config>"))
+            .finish()
+    }
+}
+
+/// What kind of failure, for `retry.on` (`timeout`, `connect`, `429`, `5xx`) and for the
+/// messages people read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// The attempt took longer than the step's `timeout`.
+    Timeout,
+    /// The service could not be reached.
+    Connect,
+    /// HTTP 429 or the service's own rate limit.
+    RateLimited,
+    /// HTTP 5xx.
+    Server,
+    /// HTTP 4xx other than 429: the request is wrong; retrying will not help.
+    Client,
+    /// The parameters or the response do not fit what the module expects.
+    Invalid,
+    /// The run was cancelled while the call ran.
+    Cancelled,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Connect => "connect",
+            ErrorKind::RateLimited => "429",
+            ErrorKind::Server => "5xx",
+            ErrorKind::Client => "4xx",
+            ErrorKind::Invalid => "invalid",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
+/// A failed module call.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ModuleError {
+    pub kind: ErrorKind,
+    /// What went wrong, for people: the request, the status and why. Never a secret.
+    pub message: String,
+    /// The HTTP status, when there was a response.
+    pub status: Option<u16>,
+    /// How long the service asked to wait (`Retry-After`, a rate-limit reset).
+    pub retry_after: Option<Duration>,
+    /// Extra data for `steps.<id>.error` (e.g. the response body), already redacted.
+    pub details: Option<Json>,
+}
+
+impl ModuleError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> ModuleError {
+        ModuleError {
+            kind,
+            message: message.into(),
+            status: None,
+            retry_after: None,
+            details: None,
+        }
+    }
+
+    pub fn with_status(mut self, status: u16) -> ModuleError {
+        self.status = Some(status);
+        self
+    }
+
+    pub fn with_retry_after(mut self, wait: Duration) -> ModuleError {
+        self.retry_after = Some(wait);
+        self
+    }
+
+    pub fn with_details(mut self, details: Json) -> ModuleError {
+        self.details = Some(details);
+        self
+    }
+}
