@@ -32,28 +32,26 @@ pub(super) fn register(env: &mut Environment<'static>) {
 }
 
 /// Compiled paths: `jsonpath()` runs once per item with the same few paths.
-static JSONPATHS: LazyLock<BoundedCache<String, JsonPath>> = LazyLock::new(|| BoundedCache::new(256));
+static JSONPATHS: LazyLock<BoundedCache<JsonPath>> = LazyLock::new(|| BoundedCache::new(256));
 
 /// `jsonpath(value, "$.d.results[*]")`: the RFC 9535 node list, as a list.
 fn query_jsonpath(state: &State<'_, '_>, value: &Value, path: &Value) -> Result<Value, Error> {
     let path = expect_str("jsonpath", "the path", path)?;
-    let compiled = JSONPATHS
-        .get_or_try_insert(path.to_owned(), || jsonpath::compile(path))
-        .map_err(|error| {
-            let at = error
-                .range
-                .map(|range| format!(" at character {} of the path", range.start + 1));
-            let help = error.help.map(|help| format!("; {help}"));
-            failure(
-                "jsonpath",
-                format_args!(
-                    "{}{}{}",
-                    error.message,
-                    at.unwrap_or_default(),
-                    help.unwrap_or_default()
-                ),
-            )
-        })?;
+    let compiled = JSONPATHS.get_or_compile(path, jsonpath::compile).map_err(|error| {
+        let at = error
+            .range
+            .map(|range| format!(" at character {} of the path", range.start + 1));
+        let help = error.help.map(|help| format!("; {help}"));
+        failure(
+            "jsonpath",
+            format_args!(
+                "{}{}{}",
+                error.message,
+                at.unwrap_or_default(),
+                help.unwrap_or_default()
+            ),
+        )
+    })?;
     let json = crate::to_json(value).map_err(|error| failure("jsonpath", error.message))?;
     let nodes = compiled.query_json(&json);
     state.consume_fuel(nodes.len().map_or(0, |n| n as u64))?;
@@ -259,14 +257,8 @@ fn to_number(value: &Value, decimal: Option<&str>) -> Result<Value, Error> {
         return Ok(Value::from(int));
     }
     match normalized.parse::<f64>() {
-        Ok(float)
-            if float.is_finite()
-                && !normalized
-                    .chars()
-                    .any(|c| c.is_ascii_alphabetic() && c != 'e' && c != 'E') =>
-        {
-            Ok(Value::from(float))
-        }
+        // Rust also reads "inf" and "NaN": JSON has no such numbers.
+        Ok(float) if float.is_finite() => Ok(Value::from(float)),
         _ => Err(failure("to_number", "the string is not a number")),
     }
 }

@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::Hash;
 use std::sync::Mutex;
 
 use minijinja::value::ValueKind;
@@ -337,37 +336,38 @@ fn charge(state: &State<'_, '_>, bytes: usize) -> Result<(), Error> {
     state.consume_fuel(u64::try_from(bytes / 64).unwrap_or(u64::MAX))
 }
 
-/// A small map of compiled things (regexes, JSONPaths) shared by all evaluations. Bounded:
-/// when full it is emptied, so hostile templates cannot grow it without limit, and honest
-/// flows (a few dozen distinct patterns) compile each pattern once.
-struct BoundedCache<K, V> {
-    entries: Mutex<HashMap<K, V>>,
+/// A small map of compiled things (regexes, JSONPaths) by their source, shared by all
+/// evaluations. Bounded: when full it is emptied, so hostile templates cannot grow it without
+/// limit, and honest flows (a few dozen distinct patterns) compile each pattern once.
+struct BoundedCache<V> {
+    entries: Mutex<HashMap<String, V>>,
     capacity: usize,
 }
 
-impl<K: Eq + Hash, V: Clone> BoundedCache<K, V> {
-    fn new(capacity: usize) -> BoundedCache<K, V> {
+impl<V: Clone> BoundedCache<V> {
+    fn new(capacity: usize) -> BoundedCache<V> {
         BoundedCache {
             entries: Mutex::new(HashMap::new()),
             capacity,
         }
     }
 
-    /// The cached value for `key`, or `make()`'s, cached when it succeeds.
-    fn get_or_try_insert<E>(&self, key: K, make: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
-        if let Some(found) = self.lock().get(&key) {
+    /// The cached value for `source`, or `compile(source)`'s, cached when it succeeds.
+    fn get_or_compile<E>(&self, source: &str, compile: impl FnOnce(&str) -> Result<V, E>) -> Result<V, E> {
+        if let Some(found) = self.lock().get(source) {
             return Ok(found.clone());
         }
-        let made = make()?;
+        // Compiled outside the lock: two threads may both compile a new pattern, once.
+        let compiled = compile(source)?;
         let mut entries = self.lock();
         if entries.len() >= self.capacity {
             entries.clear();
         }
-        entries.insert(key, made.clone());
-        Ok(made)
+        entries.insert(source.to_owned(), compiled.clone());
+        Ok(compiled)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, V>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, V>> {
         // A panic while holding the lock cannot leave the map inconsistent: use it anyway.
         self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }

@@ -387,6 +387,7 @@ fn errors_name_the_function_and_the_kind_never_the_value() {
     insta::assert_snapshot!(error("{{ jsonpath(inputs, '$[?') }}"), @"invalid operation: jsonpath: invalid JSONPath: unexpected end of the path (in long-hand segment) at character 4 of the path (at `jsonpath(inputs, '$[?')` in `jsonpath(inputs, '$[?')`)");
     insta::assert_snapshot!(error("{{ keys(inputs.rows) }}"), @"invalid operation: keys: the value must be a map, got a list (at `keys(inputs.rows)` in `keys(inputs.rows)`)");
     insta::assert_snapshot!(error("{{ to_number('12abc') }}"), @"invalid operation: to_number: the string is not a number (at `to_number('12abc')` in `to_number('12abc')`)");
+    insta::assert_snapshot!(error("{{ to_number('inf') }}"), @"invalid operation: to_number: the string is not a number (at `to_number('inf')` in `to_number('inf')`)");
     insta::assert_snapshot!(error("{{ max(1, 'a') }}"), @"invalid operation: max: cannot compare a number with a string (at `max(1, 'a')` in `max(1, 'a')`)");
     insta::assert_snapshot!(error("{{ sum(['1', 2]) }}"), @"invalid operation: sum: element 0 is a string, not a number (at `sum(['1', 2])` in `sum(['1', 2])`)");
     insta::assert_snapshot!(error("{{ date('31/01/2024', '%Y') }}"), @"invalid operation: date: the value is not an RFC 3339 date-time or a date (YYYY-MM-DD); use parse_date(value, format) for other layouts (at `date('31/01/2024', '%Y')` in `date('31/01/2024', '%Y')`)");

@@ -23,14 +23,14 @@ pub(super) fn register(env: &mut Environment<'static>) {
 }
 
 /// Compiled patterns: templates run per item with the same few patterns.
-static REGEXES: LazyLock<BoundedCache<String, Regex>> = LazyLock::new(|| BoundedCache::new(256));
+static REGEXES: LazyLock<BoundedCache<Regex>> = LazyLock::new(|| BoundedCache::new(256));
 
 /// Bytes a compiled pattern may take: ample for hand-written patterns, bounded for hostile ones.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 fn compiled(function: &str, pattern: &Value) -> Result<Regex, Error> {
     let pattern = expect_str(function, "the pattern", pattern)?;
-    REGEXES.get_or_try_insert(pattern.to_owned(), || {
+    REGEXES.get_or_compile(pattern, |pattern| {
         RegexBuilder::new(pattern)
             .size_limit(REGEX_SIZE_LIMIT)
             .build()
