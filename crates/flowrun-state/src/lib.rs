@@ -1,0 +1,83 @@
+//! The flowrun state store: what a run leaves behind, durably.
+//!
+//! The engine, the CLI (`runs list|show|retry`) and `flowrun serve` keep everything that
+//! must outlive a process here: runs with their leases, each step's and item's result,
+//! incremental cursors, incomplete executions (`on_error: break`), OAuth2 tokens and the
+//! per-flow lock of flows with incremental steps. `docs/state.md` describes what is stored
+//! and the durability promise; this page describes the API.
+//!
+//! # Where to start
+//! - [`StateStore`]: the trait every backend implements, used as `Arc<dyn StateStore>`.
+//! - [`open`]: a store from a URL (`sqlite://.flowrun/state.db`), as `Arc<dyn StateStore>`.
+//! - [`SqliteStore`]: the embedded SQLite backend (`sqlite/`), the default.
+//! - [`model`]: the stored data ([`Run`], [`StepRecord`], [`Cursor`], [`Incomplete`],
+//!   [`TokenSet`]) and what operations take ([`NewRun`], [`FinishRun`], …).
+//! - [`StateError`]: every failure, typed.
+//!
+//! # How the engine uses it
+//! ```text
+//! store.mark_abandoned()                          // at start: runs whose process died
+//! run = store.create_run(NewRun { lock_flow, .. }) // FlowLocked ⇒ exit 1 with the holder's id
+//! cursor = store.cursor(flow, step)               // or `initial`; skipped under --full
+//! every lease/3: store.heartbeat(run, owner, lease) // an error ⇒ stop: the run was taken over
+//! per step or item, when it finishes:
+//!     store.record_step(record).await?            // durable; only then start dependents
+//! on `break`: store.add_incomplete(NewIncomplete { inputs: {item, index, steps..}, .. })
+//! store.finish_run(FinishRun { status, cursors, .. }) // one transaction; cursors only
+//!                                                   // when success or partial
+//! ```
+//! `runs retry RUN` = `resume_run` (a run that ended, or one whose lease expired), then
+//! `step_records` (what already succeeded is not run again), `list_incomplete(run, Open)`,
+//! `resolve_incomplete`/`fail_incomplete` per replayed item, and `finish_run` again.
+//!
+//! # Contract
+//! - A write is committed before its call returns (WAL, `synchronous=NORMAL`: it survives the
+//!   process being killed, not a power loss). Calls from many tasks may run at once.
+//! - The store never receives secrets: rendered parameters, outputs and errors are redacted
+//!   by the engine first, and incomplete executions keep template inputs, never rendered
+//!   strings. OAuth tokens are the exception, stored in plain text in a file of mode 0600.
+//! - Values larger than [`PayloadLimits::compress_above`] are stored zstd-compressed; larger
+//!   than [`PayloadLimits::truncate_above`], as the marker
+//!   `{"$truncated": true, "original_bytes": N}` (see [`truncation_marker`]). Cursors and
+//!   incomplete inputs are never truncated: storing one that large fails with
+//!   [`StateError::TooLarge`].
+//! - Times are [`jiff::Timestamp`]s, kept with millisecond precision; leases are measured by
+//!   the store's clock. Run and incomplete-execution ids are UUID v7 strings.
+//! - Nothing blocks a tokio worker: SQLite runs on sqlx's connection threads; large values
+//!   are (de)compressed on the blocking pool.
+//!
+//! # What it does not know
+//! Flows, templates, modules and secrets: it stores JSON the engine hands it. The trait holds
+//! no SQL, so a Postgres backend (for `serve` with many workers) implements the same trait.
+
+pub mod model;
+
+mod error;
+mod payload;
+mod sqlite;
+mod store;
+
+use std::sync::Arc;
+
+pub use crate::error::StateError;
+pub use crate::model::{
+    Cursor, CursorUpdate, FinishRun, Incomplete, IncompleteStatus, NewIncomplete, NewRun, ResumeRun, Run, RunDetail,
+    RunFilter, RunStatus, StepRecord, StepStatus, TokenSet, UnknownStatus,
+};
+pub use crate::payload::{PayloadLimits, truncation_marker};
+pub use crate::sqlite::{SqliteOptions, SqliteStore, resolve_sqlite_url, sqlite_path};
+pub use crate::store::StateStore;
+
+/// The default store, relative to the project file's folder (see [`resolve_sqlite_url`]).
+pub const DEFAULT_URL: &str = "sqlite://.flowrun/state.db";
+
+/// Opens the store a URL names, with default options: `sqlite://…` for now (Postgres later).
+pub async fn open(url: &str) -> Result<Arc<dyn StateStore>, StateError> {
+    if url.starts_with("sqlite:") {
+        return Ok(Arc::new(SqliteStore::open(url).await?));
+    }
+    Err(StateError::InvalidUrl {
+        url: url.to_owned(),
+        reason: "unsupported scheme (expected `sqlite://path/to/state.db`)".to_owned(),
+    })
+}

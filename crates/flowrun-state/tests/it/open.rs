@@ -1,0 +1,95 @@
+use flowrun_state::{SqliteStore, StateError, StateStore};
+
+use crate::{TestStore, create, url_in};
+
+#[tokio::test]
+async fn a_fresh_file_gets_the_schema_and_a_reopened_one_keeps_its_data() {
+    let test = TestStore::new().await;
+    assert!(test.path().exists());
+    let run = create(&test.store, "orders").await;
+    test.store.close().await;
+
+    // Opening again applies no migration twice and finds the run.
+    let again = test.reopen().await;
+    assert_eq!(again.run(&run.id).await.unwrap().unwrap(), run);
+    let third = test.reopen().await;
+    assert_eq!(third.list_runs(&Default::default()).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_journal_is_wal() {
+    let test = TestStore::new().await;
+    create(&test.store, "orders").await;
+    let wal = test.path().with_file_name("state.db-wal");
+    assert!(wal.exists(), "expected {}", wal.display());
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_file_and_its_journal_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let test = TestStore::new().await;
+    create(&test.store, "orders").await;
+    for name in ["state.db", "state.db-wal", "state.db-shm"] {
+        let path = test.path().with_file_name(name);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name}: {mode:o}");
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn an_existing_file_readable_by_others_is_narrowed_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state/state.db");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, b"").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _store = SqliteStore::open(&url_in(&dir)).await.unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[tokio::test]
+async fn bad_urls_are_refused_with_the_reason() {
+    for (url, reason) in [
+        ("postgres://localhost/x", "unsupported scheme"),
+        ("sqlite://", "the path is empty"),
+        ("sqlite://:memory:", "must be a file path"),
+        ("sqlite://state.db?mode=rwc", "query parameters"),
+    ] {
+        let error = flowrun_state::open(url).await.err().unwrap();
+        assert!(
+            matches!(&error, StateError::InvalidUrl { .. }) && error.to_string().contains(reason),
+            "{url}: {error}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn relative_urls_resolve_against_the_project_folder() {
+    let base = std::path::Path::new("/srv/project");
+    assert_eq!(
+        flowrun_state::resolve_sqlite_url(flowrun_state::DEFAULT_URL, base).unwrap(),
+        "sqlite:///srv/project/.flowrun/state.db"
+    );
+    assert_eq!(
+        flowrun_state::resolve_sqlite_url("sqlite:///var/state.db", base).unwrap(),
+        "sqlite:///var/state.db"
+    );
+}
+
+#[tokio::test]
+async fn the_store_is_usable_as_a_shared_trait_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = flowrun_state::open(&url_in(&dir)).await.unwrap();
+    let run = create(store.as_ref(), "orders").await;
+    let shared = std::sync::Arc::clone(&store);
+    let found = tokio::spawn(async move { shared.run(&run.id).await.unwrap() })
+        .await
+        .unwrap();
+    assert!(found.is_some());
+}
