@@ -60,6 +60,11 @@ impl EvalError {
                 "cannot read `{part}`: what comes before it is undefined (in `{}`); test it first with `is defined`",
                 source.trim()
             ),
+            // minijinja points at the filter or function that received the undefined value.
+            (ErrorKind::UndefinedError, Some(part)) if is_callable(part) => format!(
+                "`{part}` was given an undefined value (in `{}`); give a fallback with `default(...)` or test with `is defined`",
+                source.trim()
+            ),
             (ErrorKind::UndefinedError, Some(part)) => {
                 format!("`{part}` is undefined (in `{}`)", source.trim())
             }
@@ -80,6 +85,13 @@ impl EvalError {
         };
         EvalError { message }
     }
+}
+
+fn is_callable(name: &str) -> bool {
+    use crate::analysis::CallKind;
+    [CallKind::Filter, CallKind::Function, CallKind::Test]
+        .into_iter()
+        .any(|kind| crate::functions::known(kind).contains(&name))
 }
 
 /// Byte range helper for callers that map ranges into a larger text.

@@ -273,3 +273,8 @@ fn plain_paths_give_what_the_template_vm_gives() {
         }
     }
 }
+
+#[test]
+fn an_undefined_value_given_to_a_filter_names_the_filter_and_the_expression() {
+    insta::assert_snapshot!(eval_error("{{ inputs.missing | length }}"), @"`length` was given an undefined value (in `inputs.missing | length`); give a fallback with `default(...)` or test with `is defined`");
+}
