@@ -55,7 +55,7 @@ impl Fast {
                 if base.kind() != ValueKind::Map {
                     return None;
                 }
-                base.get_attr(name).ok()?
+                super::item::lookup(&base, name)?
             }
             Fast::Compare(op, left, right) => {
                 let left = scalar(left.eval(item, index)?)?;

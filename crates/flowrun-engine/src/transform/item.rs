@@ -6,6 +6,7 @@
 //! directly.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use flowrun_expr::{CompileError, EvalError, Expression, Scope, Template, Value};
 use indexmap::IndexMap;
@@ -118,7 +119,8 @@ pub(crate) enum ItemTree {
     Literal(Value),
     Template(Box<ItemTemplate>),
     List(Vec<ItemTree>),
-    Map(Vec<(Value, ItemTree)>),
+    /// Keys (shared by every object the tree makes) and their values.
+    Map(Arc<[Value]>, Vec<ItemTree>),
 }
 
 /// A string of a tree that does not compile, with its path in the tree.
@@ -142,14 +144,50 @@ impl ItemTree {
                 }
                 Value::from_object(out)
             }
-            ItemTree::Map(entries) => {
-                let mut out = Object::with_capacity(entries.len());
-                for (key, value) in entries {
-                    out.insert(key.clone(), value.eval(cx)?);
+            ItemTree::Map(keys, values) => {
+                let mut out = Vec::with_capacity(values.len());
+                for value in values {
+                    out.push(value.eval(cx)?);
                 }
-                Value::from_object(out)
+                Value::from_object(Record {
+                    keys: keys.clone(),
+                    values: out,
+                })
             }
         })
+    }
+}
+
+/// An object made by a `map:` body: its keys are shared by every item the body makes, so
+/// making one hashes nothing and allocates its values only. Lookups scan the few keys.
+#[derive(Debug)]
+pub(crate) struct Record {
+    keys: Arc<[Value]>,
+    values: Vec<Value>,
+}
+
+impl Record {
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        let position = self.keys.iter().position(|key| key.as_str() == Some(name))?;
+        self.values.get(position)
+    }
+}
+
+impl minijinja::value::Object for Record {
+    fn repr(self: &Arc<Self>) -> minijinja::value::ObjectRepr {
+        minijinja::value::ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.get(key.as_str()?).cloned()
+    }
+
+    fn enumerate(self: &Arc<Self>) -> minijinja::value::Enumerator {
+        minijinja::value::Enumerator::Values(self.keys.to_vec())
+    }
+
+    fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
+        Some(self.keys.len())
     }
 }
 
@@ -177,12 +215,13 @@ fn compile_tree(value: &serde_json::Value, path: &mut Vec<String>, errors: &mut 
                 .collect(),
         ),
         Json::Object(map) => ItemTree::Map(
+            map.keys().map(|key| Value::from(key.as_str())).collect(),
             map.iter()
                 .map(|(key, value)| {
                     path.push(key.clone());
                     let tree = compile_tree(value, path, errors);
                     path.pop();
-                    (Value::from(key.as_str()), tree)
+                    tree
                 })
                 .collect(),
         ),
@@ -217,6 +256,11 @@ pub(crate) fn object_entries(value: &Value) -> Option<Cow<'_, Object>> {
     if let Some(map) = value.downcast_object_ref::<Object>() {
         return Some(Cow::Borrowed(map));
     }
+    if let Some(record) = value.downcast_object_ref::<Record>() {
+        return Some(Cow::Owned(
+            record.keys.iter().cloned().zip(record.values.iter().cloned()).collect(),
+        ));
+    }
     let keys = value.try_iter().ok()?;
     Some(Cow::Owned(
         keys.map(|key| {
@@ -232,7 +276,16 @@ pub(crate) fn field(value: &Value, name: &str) -> Option<Value> {
     if value.kind() != ValueKind::Map {
         return None;
     }
-    value.get_attr(name).ok().filter(|found| !found.is_undefined())
+    lookup(value, name).filter(|found| !found.is_undefined())
+}
+
+/// `value.name` on an object: the field, or undefined when it has none; `None` when the
+/// lookup fails.
+pub(crate) fn lookup(value: &Value, name: &str) -> Option<Value> {
+    if let Some(record) = value.downcast_object_ref::<Record>() {
+        return Some(record.get(name).cloned().unwrap_or(Value::UNDEFINED));
+    }
+    value.get_attr(name).ok()
 }
 
 /// "item 3: message": an expression's error with the position of the item it failed on.

@@ -135,9 +135,24 @@ fn map() {
             json!([["A", null], ["B", null]]),
         ),
         (
-            input,
+            input.clone(),
             json!([{"map": {"email": "{{ item.email | default('none') }}"}}]),
             json!([{"email": "none"}, {"email": "none"}]),
+        ),
+        // What `map` makes works with every op and with minijinja's own filters and methods.
+        (
+            input.clone(),
+            json!([
+                {"map": {"sku": "{{ item.Sku }}", "qty": "{{ item.Quantity }}"}},
+                {"filter": "item.sku in ['A', 'B'] and (item | length) == 2 and 'qty' in item and (item | items | list | length) == 2"},
+                {"map": {"sku": "{{ item.sku }}", "qty": "{{ item.qty }}", "all": "{{ item }}"}},
+                {"dedupe": "item.all"},
+                {"set": {"n": "{{ item.qty + 1 }}"}},
+                {"rename": {"sku": "code"}},
+                {"remove": ["all"]},
+                {"merge": {"with": [{"code": "A", "x": 1}], "on": "code"}}
+            ]),
+            json!([{"code": "A", "qty": 2, "n": 3, "x": 1}, {"code": "B", "qty": 0, "n": 1}]),
         ),
     ]);
 }
