@@ -59,11 +59,29 @@ pub struct Located<T> {
     pub range: Range<usize>,
 }
 
+/// A string constant given to a filter, test or function: `jsonpath(x, "$.a[*]")`, whose
+/// content can be checked before the template runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConstantArgument {
+    pub kind: CallKind,
+    /// The filter, test or function called.
+    pub name: String,
+    /// The argument's place counting the value a filter or test is applied to as 0:
+    /// `jsonpath(x, "$.a")` and `x | jsonpath("$.a")` both give the path at 1.
+    pub position: usize,
+    /// The string's value (escapes resolved).
+    pub value: String,
+}
+
 /// The result of reading a template or expression.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Analysis {
     pub references: Vec<Located<Reference>>,
     pub calls: Vec<Located<(CallKind, String)>>,
+    /// The constant string arguments of positional arguments of calls the environment knows
+    /// by name (not of methods of values), with the range of the string literal (quotes
+    /// included).
+    pub arguments: Vec<Located<ConstantArgument>>,
     /// True for a string that is exactly one `{{ expr }}`: it evaluates to a typed value.
     pub is_single_expression: bool,
 }
@@ -78,16 +96,25 @@ impl Analysis {
     /// The first call of a filter, test or function that does not exist, as a compile error
     /// with a did-you-mean.
     pub fn unknown_call(&self) -> Option<CompileError> {
-        self.calls.iter().find_map(|call| {
+        self.unknown_calls().next().map(|(_, _, error)| error)
+    }
+
+    /// Every call of a filter, test or function that does not exist, with its kind and name,
+    /// as a compile error with a did-you-mean.
+    pub fn unknown_calls(&self) -> impl Iterator<Item = (CallKind, &str, CompileError)> + '_ {
+        self.calls.iter().filter_map(|call| {
             let (kind, name) = &call.value;
             let known = functions::known(*kind);
-            (!known.contains(&name.as_str())).then(|| CompileError {
-                message: format!("unknown {} `{name}`", kind.as_str()),
-                range: Some(call.range.clone()),
-                help: Some(match did_you_mean(name, known) {
-                    Some(close) => format!("did you mean `{close}`?"),
-                    None => format!("see docs/expressions.md for the {}s flowrun knows", kind.as_str()),
-                }),
+            (!known.contains(&name.as_str())).then(|| {
+                let error = CompileError {
+                    message: format!("unknown {} `{name}`", kind.as_str()),
+                    range: Some(call.range.clone()),
+                    help: Some(match did_you_mean(name, known) {
+                        Some(close) => format!("did you mean `{close}`?"),
+                        None => format!("see docs/expressions.md for the {}s flowrun knows", kind.as_str()),
+                    }),
+                };
+                (*kind, name.as_str(), error)
             })
         })
     }
@@ -111,6 +138,14 @@ pub fn single_expression(text: &str) -> Option<&str> {
 /// tests and functions, and unsupported statements are errors; ranges are byte offsets in
 /// `source`.
 pub fn analyse_template(source: &str) -> Result<Analysis, CompileError> {
+    let analysis = read_template(source)?;
+    analysis.unknown_call().map_or(Ok(analysis), Err)
+}
+
+/// As [`analyse_template`], but only syntax errors are errors: calls of unknown filters,
+/// tests and functions are left in [`Analysis::calls`] (see [`Analysis::unknown_calls`]), so
+/// a validator reports them and still reads the template's references.
+pub fn read_template(source: &str) -> Result<Analysis, CompileError> {
     let syntax = crate::environment().syntax().clone();
     let tree = parse(source, "<template>", syntax).map_err(|error| CompileError::from_minijinja(&error, source))?;
     let mut walker = Walker::default();
@@ -121,11 +156,17 @@ pub fn analyse_template(source: &str) -> Result<Analysis, CompileError> {
     walker.stmts(children)?;
     let mut analysis = walker.finish();
     analysis.is_single_expression = matches!(children, [Stmt::EmitExpr(_)]) && single_expression(source).is_some();
-    analysis.unknown_call().map_or(Ok(analysis), Err)
+    Ok(analysis)
 }
 
 /// Reads a bare expression; `{{ }}` around it is allowed. Ranges are byte offsets in `source`.
 pub fn analyse_expression(source: &str) -> Result<Analysis, CompileError> {
+    let analysis = read_expression(source)?;
+    analysis.unknown_call().map_or(Ok(analysis), Err)
+}
+
+/// As [`analyse_expression`], but only syntax errors are errors (see [`read_template`]).
+pub fn read_expression(source: &str) -> Result<Analysis, CompileError> {
     let (inner, offset) = match single_expression(source) {
         Some(inner) => (inner, inner.as_ptr() as usize - source.as_ptr() as usize),
         None => (source, 0),
@@ -144,8 +185,11 @@ pub fn analyse_expression(source: &str) -> Result<Analysis, CompileError> {
     for found in &mut analysis.calls {
         found.range = shift(found.range.clone(), offset);
     }
+    for found in &mut analysis.arguments {
+        found.range = shift(found.range.clone(), offset);
+    }
     analysis.is_single_expression = true;
-    analysis.unknown_call().map_or(Ok(analysis), Err)
+    Ok(analysis)
 }
 
 fn did_you_mean<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
@@ -168,6 +212,7 @@ struct Walker {
     locals: Vec<String>,
     references: Vec<Located<Reference>>,
     calls: Vec<Located<(CallKind, String)>>,
+    arguments: Vec<Located<ConstantArgument>>,
 }
 
 impl Walker {
@@ -175,6 +220,7 @@ impl Walker {
         Analysis {
             references: self.references,
             calls: self.calls,
+            arguments: self.arguments,
             is_single_expression: false,
         }
     }
@@ -290,11 +336,13 @@ impl Walker {
                     self.expr(inner);
                 }
                 self.name_call(CallKind::Filter, filter.name, filter.span());
+                self.constant_arguments(CallKind::Filter, filter.name, 1, &filter.args);
                 self.args(&filter.args);
             }
             Expr::Test(test) => {
                 self.expr(&test.expr);
                 self.name_call(CallKind::Test, test.name, test.span());
+                self.constant_arguments(CallKind::Test, test.name, 1, &test.args);
                 self.args(&test.args);
             }
             Expr::GetAttr(attr) => self.expr(&attr.expr),
@@ -330,12 +378,33 @@ impl Walker {
             // of the same name is being called.
             Expr::Var(var) if !self.is_local(var.id) => {
                 self.name_call(CallKind::Function, var.id, span);
+                self.constant_arguments(CallKind::Function, var.id, 0, args);
             }
             // `x.items()`, `"a,b".split(",")`: methods of values, checked when they run.
             Expr::GetAttr(attr) => self.expr(&attr.expr),
             other => self.expr(other),
         }
         self.args(args);
+    }
+
+    /// Records the string constants among positional arguments; `first` is the position of
+    /// the first argument in parentheses (1 for filters and tests, after the value).
+    fn constant_arguments(&mut self, kind: CallKind, name: &str, first: usize, args: &[CallArg<'_>]) {
+        for (at, arg) in args.iter().enumerate() {
+            if let CallArg::Pos(Expr::Const(constant)) = arg
+                && let Some(value) = constant.value.as_str()
+            {
+                self.arguments.push(Located {
+                    value: ConstantArgument {
+                        kind,
+                        name: name.to_owned(),
+                        position: first + at,
+                        value: value.to_owned(),
+                    },
+                    range: range_of(constant.span()),
+                });
+            }
+        }
     }
 
     fn name_call(&mut self, kind: CallKind, name: &str, span: Span) {
@@ -431,4 +500,40 @@ fn reference_range(expr: &Expr<'_>, root: &ast::Spanned<ast::Var<'_>>, chain: &[
         depth -= 1;
     }
     range_of(root.span()).start..range_of(path_span(at)).end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constant_arguments_of_functions_and_filters() {
+        let source = "{{ jsonpath(item, '$.a[') }}{{ x | replace('a', y) }}{{ v.get('k') }}";
+        let analysis = read_template(source).unwrap();
+        let found: Vec<(&str, usize, &str, &str)> = analysis
+            .arguments
+            .iter()
+            .map(|found| {
+                let argument = &found.value;
+                (
+                    argument.name.as_str(),
+                    argument.position,
+                    argument.value.as_str(),
+                    &source[found.range.clone()],
+                )
+            })
+            .collect();
+        assert_eq!(found, [("jsonpath", 1, "$.a[", "'$.a['"), ("replace", 1, "a", "'a'")]);
+    }
+
+    #[test]
+    fn reading_keeps_references_of_templates_calling_unknown_names() {
+        let analysis = read_template("{{ steps.a.output | lenght }}").unwrap();
+        assert_eq!(analysis.references.len(), 1);
+        let unknown: Vec<String> = analysis.unknown_calls().map(|(_, _, error)| error.message).collect();
+        assert_eq!(unknown, ["unknown filter `lenght`"]);
+        assert!(analyse_template("{{ steps.a.output | lenght }}").is_err());
+        let shifted = read_expression("{{ jsonpath(item, '$') }}").unwrap();
+        assert_eq!(shifted.arguments[0].range, 18..21);
+    }
 }

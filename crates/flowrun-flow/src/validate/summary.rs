@@ -66,7 +66,7 @@ impl FlowSummary {
 
 /// The secrets any template of a file reads (a project file's connections and profiles).
 pub(crate) fn secrets_in(tree: &Node) -> BTreeSet<String> {
-    secret_names(template_refs(tree))
+    secret_names(template_refs(tree).refs)
 }
 
 fn secret_names(found: Vec<super::refs::FoundRef>) -> BTreeSet<String> {

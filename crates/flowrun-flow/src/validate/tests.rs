@@ -169,11 +169,129 @@ fn references_and_context_names() {
     check(
         text,
         &[
-            "9:16 invalid-reference",
-            "9:16 undefined-variable",
-            "9:16 unknown-input",
-            "9:16 unknown-step",
+            "9:20 unknown-input",
+            "9:39 undefined-variable",
+            "9:50 unknown-step",
+            "9:72 invalid-reference",
         ],
+    );
+}
+
+/// A flow with one step `b` and a step `a` whose `with.x` (line 8, the string from column 11)
+/// is `value`.
+fn with_x(value: &str) -> String {
+    format!(
+        "flow: t\nsteps:\n  - id: b\n    uses: web.request\n  - id: a\n    uses: web.request\n    with:\n      x: \"{value}\"\n"
+    )
+}
+
+/// The first diagnostic of a flow: `line:column-end_column code message | help`.
+#[track_caller]
+fn first(text: &str) -> String {
+    first_of("", text)
+}
+
+/// The first diagnostic with `code` (any code when empty).
+#[track_caller]
+fn first_of(code: &str, text: &str) -> String {
+    let catalog = catalog();
+    let report = validate_flow(
+        Path::new("flow.yaml"),
+        text.as_bytes(),
+        Context {
+            catalog: &catalog,
+            project: None,
+        },
+    );
+    let Some(d) = report.diagnostics.iter().find(|d| code.is_empty() || d.code == code) else {
+        return String::new();
+    };
+    format!(
+        "{}:{}-{} {} {} | {}",
+        d.span.start.line,
+        d.span.start.column,
+        d.span.end.column,
+        d.code,
+        d.message,
+        d.help.as_deref().unwrap_or("")
+    )
+}
+
+#[test]
+fn template_syntax_points_inside_the_string() {
+    // `      x: "` puts the string's first character at column 11.
+    check(&with_x("{{ run.id + }}"), &["8:23 template-syntax"]);
+    assert_eq!(
+        first(&with_x("id {{ run.id")),
+        "8:14-16 template-syntax template syntax: `{{` is never closed by `}}` | close every `{{` with `}}`, every `{%` with `%}` and every `{#` with `#}`"
+    );
+    assert!(first(&with_x("{% iff run.id %}{% endif %}")).ends_with("| did you mean `if`?"));
+    // A template that does not parse reports only that: no unknown step, no unknown name.
+    check(&with_x("{{ steps.zz.output }} {{ foo }"), &["8:33 template-syntax"]);
+    // Bare expressions: `if`, pipeline ops, `sort.by` lists.
+    check(
+        "flow: t\nsteps:\n  - id: a\n    uses: web.request\n    if: \"run.id ==\"\n",
+        &["5:17 template-syntax"],
+    );
+    check(
+        "flow: t\nsteps:\n  - id: a\n    transform:\n      pipeline: [ { sort: { by: [item.a, \"item.b item.c\"], order: asc } } ]\noutput: \"{{ steps.a.output }}\"\n",
+        &["5:50 template-syntax"],
+    );
+}
+
+#[test]
+fn unknown_filters_tests_and_names() {
+    assert_eq!(
+        first(&with_x("{{ run.id | lenght }}")),
+        "8:23-29 unknown-filter unknown filter `lenght` | did you mean `length`?"
+    );
+    check(&with_x("{{ run.id is strin }}"), &["8:24 unknown-test"]);
+    check(&with_x("{{ nwo() }}"), &["8:14 unknown-function"]);
+    assert_eq!(
+        first(&with_x("{{ input.n }}")),
+        "8:14-19 undefined-variable unknown name `input` | did you mean `inputs`?"
+    );
+    // Names a template binds itself are not context names; `steps['b']` is `steps.b`.
+    check(
+        &with_x("{% for r in steps['b'].output %}{{ r.x }}{% endfor %}{% set n = 1 %}{{ n }}"),
+        &[],
+    );
+    check(&with_x("{{ secrets }}"), &["8:14 invalid-reference"]);
+    check(&with_x("{{ env['HOME'] }} {{ env }}"), &["8:32 invalid-reference"]);
+}
+
+#[test]
+fn jsonpath_and_aggregate_expressions() {
+    let pipeline = |ops: &str| {
+        format!(
+            "flow: t\nsteps:\n  - id: a\n    transform:\n      pipeline:\n        {ops}\noutput: \"{{{{ steps.a.output }}}}\"\n"
+        )
+    };
+    // `        - select: "` puts the path at column 20.
+    assert_eq!(
+        first(&pipeline("- select: \"$.d.results[\"")),
+        "6:31-32 invalid-jsonpath invalid JSONPath: unexpected text | JSONPath (RFC 9535): `$.d.results[*]`, `$[*].Lines[*]`, `$..id`, `$[?@.qty > 0]`"
+    );
+    check(&pipeline("- select: \"d.results\""), &["6:20 invalid-jsonpath"]);
+    // `[` of `'$.a['` in `{{ jsonpath(item, '$.a[') }}` at column 22 + 22.
+    assert!(
+        first_of(
+            "invalid-jsonpath",
+            &pipeline("- map: { x: \"{{ jsonpath(item, '$.a[') }}\" }")
+        )
+        .starts_with("6:44-45 ")
+    );
+    check(
+        &pipeline("- aggregate: { t: \"sum(item.qty +)\" }"),
+        &["6:41 template-syntax"],
+    );
+    check(
+        &pipeline("- aggregate: { t: \"max(itme.qty)\" }"),
+        &["6:32 undefined-variable"],
+    );
+    check(
+        &pipeline("- aggregate: { t: \"mux(item.qty)\" }"),
+        &["6:27 invalid-aggregate"],
     );
 }
 

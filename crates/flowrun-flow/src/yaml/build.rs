@@ -200,6 +200,7 @@ impl Builder<'_> {
                 }
             }
             Event::Scalar(text, style, anchor, tag) => {
+                let span = self.quoted_scalar_span(style, span);
                 // A mapping key is text as written (`1:` is the key "1", `on:` is "on").
                 let is_key = matches!(self.stack.last(), Some(Frame::Map { key: None, .. }));
                 let value = if is_key && tag.is_none() {
@@ -291,6 +292,29 @@ impl Builder<'_> {
             Event::StreamStart | Event::StreamEnd | Event::DocumentEnd | Event::Nothing => {}
         }
         Ok(())
+    }
+
+    /// A quoted scalar's span ends at its closing quote: the parser counts the blanks after it
+    /// in flow collections (`{ x: "a" }`), and positions inside the string need the quote.
+    fn quoted_scalar_span(&self, style: ScalarStyle, span: Span) -> Span {
+        let quote = match style {
+            ScalarStyle::SingleQuoted => '\'',
+            ScalarStyle::DoubleQuoted => '"',
+            _ => return span,
+        };
+        let written = self.source.slice(span.start.offset, span.end.offset);
+        let blanks = written.chars().rev().take_while(|c| *c == ' ' || *c == '\t').count();
+        if blanks == 0 || !written.trim_end_matches([' ', '\t']).ends_with(quote) {
+            return span;
+        }
+        Span {
+            end: Pos {
+                column: span.end.column.saturating_sub(blanks),
+                offset: span.end.offset.saturating_sub(blanks),
+                ..span.end
+            },
+            ..span
+        }
     }
 
     fn check_depth(&self, span: Span) -> Result<(), YamlError> {

@@ -52,9 +52,8 @@ pub(super) fn check(flow: &Flow, tree: &Node, context: Context<'_>, out: &mut Ve
         check_trigger(trigger, tree, &connections, context.catalog, &mut used_connections, out);
     }
     check_inputs(flow, tree, out);
-    super::templates::check(tree, out);
     check_state(tree, flow, out);
-    let refs = FlowRefs::new(tree, &sites);
+    let refs = FlowRefs::new(tree, &sites, out);
     let graph = check_references(flow, tree, &sites, &refs, out);
     for cycle in graph.cycles() {
         out.push(cycle_diagnostic(&cycle, &sites));

@@ -9,8 +9,9 @@ use crate::references::Reference;
 use crate::suggest::help_for_unknown;
 use crate::yaml::{Node, Span};
 
+use crate::references::CONTEXT_NAMES;
 use crate::validate::graph::{EdgeKind, StepGraph};
-use crate::validate::refs::{FoundRef, step_refs, template_refs};
+use crate::validate::refs::{Found, FoundRef, step_refs, template_refs};
 
 use super::*;
 
@@ -25,14 +26,30 @@ pub(super) struct FlowRefs {
 }
 
 impl FlowRefs {
-    pub(super) fn new(tree: &Node, sites: &[StepSite<'_>]) -> FlowRefs {
-        let of = |key| tree.get(key).map(template_refs).unwrap_or_default();
+    /// Reads every template of the flow once; the mistakes in them (syntax, unknown filters,
+    /// JSONPath, aggregates) go to `out`.
+    pub(super) fn new(tree: &Node, sites: &[StepSite<'_>], out: &mut Vec<Diagnostic>) -> FlowRefs {
+        let mut of = |key| {
+            let found = tree.get(key).map(template_refs).unwrap_or_default();
+            out.extend(found.problems);
+            found.refs
+        };
         let mut top_level = of("output");
         top_level.extend(of("trigger"));
+        let connections = of("connections");
+        let by_site = sites
+            .iter()
+            .map(|site| {
+                let mut found = Found::default();
+                step_refs(site.node, &mut found);
+                out.extend(found.problems);
+                found.refs
+            })
+            .collect();
         FlowRefs {
-            by_site: sites.iter().map(|site| step_refs(site.node)).collect(),
+            by_site,
             top_level,
-            connections: of("connections"),
+            connections,
         }
     }
 
@@ -90,6 +107,7 @@ pub(super) fn check_references(
             }
         }
         for found in &refs.by_site[index] {
+            check_name_ref(found, out);
             check_context_ref(found, site, out);
             if let Reference::Step { id, field } = &found.reference {
                 match index_of(id).filter(|_| visible.contains(&id.as_str())) {
@@ -103,7 +121,11 @@ pub(super) fn check_references(
             }
         }
     }
+    for found in &refs.connections {
+        check_name_ref(found, out);
+    }
     for found in &refs.top_level {
+        check_name_ref(found, out);
         match &found.reference {
             Reference::Step { id, field } => {
                 if !main_ids.contains(&id.as_str()) {
@@ -121,6 +143,43 @@ pub(super) fn check_references(
         }
     }
     graph
+}
+
+/// Names no template may read: a root the context does not have (`input.x`, `foo`), and
+/// `secrets`, `env` or `steps` read whole.
+pub(super) fn check_name_ref(found: &FoundRef, out: &mut Vec<Diagnostic>) {
+    let (message, label, help) = match &found.reference {
+        Reference::Unknown(name) => (
+            format!("unknown name `{name}`"),
+            "not in the template context",
+            help_for_unknown(name, CONTEXT_NAMES, "a template reads"),
+        ),
+        Reference::Context("secrets") => (
+            "`secrets` cannot be read whole: read one secret as `secrets.NAME`".to_owned(),
+            "every secret",
+            Some("name each secret a template reads, so it is checked before the run and redacted from every output".into()),
+        ),
+        Reference::Context("env") => (
+            "`env` cannot be read whole: read one variable as `env.NAME`".to_owned(),
+            "the whole environment",
+            Some("name each environment variable a template reads, e.g. `{{ env.API_BASE }}`".into()),
+        ),
+        Reference::Context("steps") => (
+            "`steps` cannot be read whole: read one step as `steps.<id>.output`".to_owned(),
+            "which step?",
+            Some("a step waits for the steps its templates name; write the step id as written (`steps.fetch.output`), not computed".into()),
+        ),
+        _ => return,
+    };
+    let code = match found.reference {
+        Reference::Unknown(_) => "undefined-variable",
+        _ => "invalid-reference",
+    };
+    out.push(
+        Diagnostic::error(code, found.span, message)
+            .with_label(label)
+            .with_help_opt(help),
+    );
 }
 
 pub(super) fn check_context_ref(found: &FoundRef, site: &StepSite<'_>, out: &mut Vec<Diagnostic>) {

@@ -18,7 +18,11 @@ pub(super) fn warn_unused(
     out: &mut Vec<Diagnostic>,
 ) {
     let all_refs: Vec<&Reference> = refs.all().collect();
-    if let Some(inputs_node) = tree.get("inputs") {
+    // `{{ inputs }}` or `inputs[name]` reads every input.
+    let reads_all_inputs = all_refs
+        .iter()
+        .any(|reference| matches!(reference, Reference::Context("inputs")));
+    if let Some(inputs_node) = tree.get("inputs").filter(|_| !reads_all_inputs) {
         for name in flow.inputs.keys() {
             if !all_refs
                 .iter()
