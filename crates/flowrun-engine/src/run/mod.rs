@@ -1,0 +1,383 @@
+//! Running a plan: every step whose dependencies ended starts at once, each step's result is
+//! committed to the state store before its dependents start, and the run ends with its status,
+//! its output and (for success or partial) its new cursors in one transaction.
+//!
+//! Where to start: [`Engine::run`]. The scheduler is `schedule.rs`, one step (its condition,
+//! items and error directive) `step.rs`, one module call with retries `attempt.rs`, writes to
+//! the store `record.rs`, the template context `context.rs`.
+
+mod attempt;
+mod context;
+mod outcome;
+mod record;
+mod schedule;
+mod step;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flowrun_connect::module::Module;
+use flowrun_connect::registry::Registry;
+use flowrun_expr::{Redactor, Runtime, Scope, Secret, Value};
+use flowrun_state::{FinishRun, NewRun, RunStatus, StateError, StateStore, StepStatus};
+use indexmap::IndexMap;
+use serde_json::Value as Json;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::plan::{Action, Plan};
+
+pub use outcome::{Event, Observer, RunOutcome, StepSummary};
+
+use context::{RunNames, StepsView, run_scope};
+use schedule::schedule;
+
+/// Module calls in flight at once in one run, without `--max-concurrency`.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 16;
+/// How long a run's lease lasts without a heartbeat; heartbeats come every third of it.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+/// What runs flows: the connectors, the state store and the run-wide limits.
+#[derive(Clone)]
+pub struct Engine {
+    pub registry: Arc<Registry>,
+    /// Where runs, step results, incomplete executions and cursors go; `None` keeps nothing
+    /// (`--dry-run=reads`): no run is stored and no cursor moves.
+    pub store: Option<Arc<dyn StateStore>>,
+    pub options: EngineOptions,
+}
+
+/// Run-wide settings.
+#[derive(Clone)]
+pub struct EngineOptions {
+    /// Module calls in flight at once across the run.
+    pub max_concurrency: usize,
+    pub lease: Duration,
+    /// Who holds the lease (`host:pid`).
+    pub lease_owner: String,
+    /// Told about each step as it starts and ends (the progress display).
+    pub observer: Option<Observer>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            lease: DEFAULT_LEASE,
+            lease_owner: default_lease_owner(),
+            observer: None,
+        }
+    }
+}
+
+/// `host:pid`, for the lease.
+pub fn default_lease_owner() -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|host| !host.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", std::process::id())
+}
+
+/// One run's inputs.
+pub struct RunRequest {
+    /// The typed inputs (defaults applied), an object.
+    pub inputs: Json,
+    /// The event, for flows with a trigger.
+    pub trigger: Option<Json>,
+    /// The environment variables the flow reads (`env.X`).
+    pub env: IndexMap<String, String>,
+    /// The secrets the flow reads, resolved.
+    pub secrets: IndexMap<String, Secret>,
+    /// Ignore stored cursors (`--full`): every incremental step starts from `initial`.
+    pub full: bool,
+    /// A hash of the flow file, stored with the run.
+    pub flow_version: String,
+    /// Cancelled by Ctrl-C: the run stops the way a failure stops it, and ends `cancelled`.
+    pub cancel: CancellationToken,
+    /// The clock and id source of `now()` and `uuid()`.
+    pub runtime: Runtime,
+}
+
+/// Why a run could not start or end in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A step uses a module no registered connector provides.
+    #[error("step `{step}` uses `{uses}`, which this build of flowrun cannot run: {reason}")]
+    MissingModule { step: String, uses: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StateError),
+}
+
+/// What every task of a run shares.
+pub(crate) struct Shared {
+    pub plan: Arc<Plan>,
+    pub run_id: String,
+    pub steps: Arc<StepsView>,
+    pub scope: Scope,
+    pub modules: HashMap<usize, Arc<dyn Module>>,
+    pub connections: HashMap<String, Result<Arc<Json>, String>>,
+    pub cursors: HashMap<String, Json>,
+    pub store: Option<Arc<dyn StateStore>>,
+    pub limiter: Semaphore,
+    pub redactor: Redactor,
+    pub observer: Option<Observer>,
+}
+
+impl Shared {
+    pub(crate) fn observe(&self, event: Event) {
+        if let Some(observer) = &self.observer {
+            observer(event);
+        }
+    }
+}
+
+impl Engine {
+    pub fn new(registry: Arc<Registry>, store: Option<Arc<dyn StateStore>>) -> Engine {
+        Engine {
+            registry,
+            store,
+            options: EngineOptions::default(),
+        }
+    }
+
+    /// Runs the plan once.
+    ///
+    /// Errors are only what stops a run from being recorded (a missing module, the flow lock
+    /// held by another run, a store that fails): a run whose steps fail returns `Ok` with
+    /// status `failed`.
+    pub async fn run(&self, plan: Arc<Plan>, request: RunRequest) -> Result<RunOutcome, EngineError> {
+        let modules = self.modules(&plan)?;
+        let started_at = jiff::Timestamp::now();
+        let run_id = match &self.store {
+            Some(store) => {
+                store
+                    .create_run(NewRun {
+                        flow_id: plan.flow_id.clone(),
+                        flow_version: request.flow_version.clone(),
+                        trigger: request.trigger.clone(),
+                        inputs: Some(request.inputs.clone()),
+                        lease_owner: self.options.lease_owner.clone(),
+                        lease: self.options.lease,
+                        lock_flow: plan.has_incremental(),
+                    })
+                    .await?
+                    .id
+            }
+            None => format!("local-{}", uuid::Uuid::new_v4()),
+        };
+        let span = tracing::info_span!("run", run_id = %run_id, flow = %plan.flow_id);
+        let _entered = span.enter();
+        tracing::info!("run started");
+
+        let cancel = request.cancel.child_token();
+        let heartbeat = self.start_heartbeat(&run_id, &cancel);
+        let cursors = match (&self.store, request.full) {
+            (Some(store), false) => store
+                .cursors(&plan.flow_id)
+                .await?
+                .into_iter()
+                .map(|cursor| (cursor.step_id, cursor.value))
+                .collect(),
+            _ => HashMap::new(),
+        };
+
+        let steps = Arc::new(StepsView::new(plan.steps.iter().map(|s| s.id.clone()).collect()));
+        let scope = run_scope(
+            RunNames {
+                run_id: &run_id,
+                started_at,
+                flow_id: &plan.flow_id,
+                inputs: &request.inputs,
+                trigger: request.trigger.as_ref(),
+                env: &request.env,
+                secrets: &request.secrets,
+            },
+            &steps,
+            request.runtime,
+        );
+        let connections = render_connections(&plan, &scope);
+        let shared = Arc::new(Shared {
+            plan: plan.clone(),
+            run_id: run_id.clone(),
+            steps,
+            scope,
+            modules,
+            connections,
+            cursors,
+            store: self.store.clone(),
+            limiter: Semaphore::new(self.options.max_concurrency.max(1)),
+            redactor: Redactor::new(request.secrets.values()),
+            observer: self.options.observer.clone(),
+        });
+
+        let main: Vec<usize> = (0..plan.n_main).collect();
+        let mut results = schedule(&shared, &main, &cancel, None).await;
+        let failure = results
+            .iter()
+            .flatten()
+            .find(|result| result.status == StepStatus::Failed)
+            .cloned();
+        let status = if failure.is_some() {
+            RunStatus::Failed
+        } else if request.cancel.is_cancelled() {
+            RunStatus::Cancelled
+        } else if results.iter().flatten().any(|result| result.incomplete > 0) {
+            RunStatus::Partial
+        } else {
+            RunStatus::Success
+        };
+
+        let mut error = failure.as_ref().and_then(|result| result.error.clone());
+        if status == RunStatus::Failed && plan.n_main < plan.steps.len() {
+            let on_failure: Vec<usize> = (plan.n_main..plan.steps.len()).collect();
+            let failure_cancel = request.cancel.child_token();
+            let handled = schedule(&shared, &on_failure, &failure_cancel, error.clone()).await;
+            for (slot, result) in results.iter_mut().zip(handled).skip(plan.n_main) {
+                *slot = result;
+            }
+        }
+        if status == RunStatus::Cancelled {
+            error = Some(serde_json::json!({"message": "the run was cancelled (interrupted)"}));
+        }
+
+        let (status, output, error) = self.output(&shared, status, error);
+        let mut outcome = outcome::build(&shared, &results, status, output, error);
+        if let Some(store) = &self.store {
+            let finished = store
+                .finish_run(FinishRun {
+                    run_id: run_id.clone(),
+                    lease_owner: self.options.lease_owner.clone(),
+                    status,
+                    output: outcome.output.clone(),
+                    error: outcome.error.clone(),
+                    cursors: outcome.cursors.clone(),
+                })
+                .await;
+            if let Err(problem) = finished {
+                heartbeat.abort();
+                return Err(problem.into());
+            }
+        } else {
+            outcome.cursors.clear();
+        }
+        heartbeat.abort();
+        tracing::info!(status = %status, "run ended");
+        Ok(outcome)
+    }
+
+    /// The module of every module step, or why one is missing.
+    fn modules(&self, plan: &Plan) -> Result<HashMap<usize, Arc<dyn Module>>, EngineError> {
+        let mut modules = HashMap::new();
+        for step in &plan.steps {
+            if let Action::Module { uses, .. } = &step.action {
+                let module = self.registry.module(uses).ok_or_else(|| {
+                    let connector = uses.split_once('.').map_or(uses.as_str(), |(c, _)| c);
+                    EngineError::MissingModule {
+                        step: step.id.clone(),
+                        uses: uses.clone(),
+                        reason: if self.registry.connector(connector).is_some() {
+                            format!("the connector `{connector}` has no module of that name")
+                        } else {
+                            format!("the connector `{connector}` cannot make calls yet (only its description is built)")
+                        },
+                    }
+                })?;
+                modules.insert(step.index, module);
+            }
+        }
+        Ok(modules)
+    }
+
+    /// Extends the run's lease every third of its length; a lost lease stops the run.
+    fn start_heartbeat(&self, run_id: &str, cancel: &CancellationToken) -> tokio::task::JoinHandle<()> {
+        let Some(store) = self.store.clone() else {
+            return tokio::spawn(async {});
+        };
+        let (run_id, owner, lease, cancel) = (
+            run_id.to_owned(),
+            self.options.lease_owner.clone(),
+            self.options.lease,
+            cancel.clone(),
+        );
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                if let Err(error) = store.heartbeat(&run_id, &owner, lease).await {
+                    tracing::error!(%error, "the run's lease could not be extended; stopping the run");
+                    cancel.cancel();
+                    return;
+                }
+            }
+        })
+    }
+
+    /// The flow's `output` (success and partial runs), or `{<step>: <status>}` without one.
+    /// An output that cannot be rendered fails the run.
+    fn output(
+        &self,
+        shared: &Shared,
+        status: RunStatus,
+        error: Option<Json>,
+    ) -> (RunStatus, Option<Json>, Option<Json>) {
+        if !matches!(status, RunStatus::Success | RunStatus::Partial) {
+            return (status, None, error);
+        }
+        let Some(template) = &shared.plan.output else {
+            let statuses = shared
+                .plan
+                .main_steps()
+                .iter()
+                .map(|step| {
+                    let status = shared
+                        .steps
+                        .status(step.index)
+                        .map_or(Json::Null, |status| Json::from(status.as_str()));
+                    (step.id.clone(), status)
+                })
+                .collect();
+            return (status, Some(Json::Object(statuses)), error);
+        };
+        match template.render(&shared.scope) {
+            Ok(rendered) => (status, Some(shared.redactor.redact_json(&rendered.redacted())), error),
+            Err(problem) => (
+                RunStatus::Failed,
+                None,
+                Some(serde_json::json!({
+                    "step": "output",
+                    "message": format!("the flow's output: {}", shared.redactor.redact(&problem.message)),
+                })),
+            ),
+        }
+    }
+}
+
+/// Renders each connection's config once per run. A config that does not render fails only
+/// the steps that use it.
+fn render_connections(plan: &Plan, scope: &Scope) -> HashMap<String, Result<Arc<Json>, String>> {
+    plan.connections
+        .iter()
+        .map(|(name, connection)| {
+            let rendered = connection
+                .config
+                .render(scope)
+                .map(|rendered| Arc::new(rendered.value))
+                .map_err(|error| format!("connection `{name}`: {}", error.message));
+            (name.clone(), rendered)
+        })
+        .collect()
+}
+
+/// The template value of a step's output (JSON from modules).
+pub(crate) fn json_value(json: &Json) -> Value {
+    flowrun_expr::from_json(json)
+}

@@ -1,0 +1,80 @@
+//! Writes of a run to the state store. Everything written is redacted first: the store never
+//! holds a secret, whatever a module returned.
+
+use std::time::Duration;
+
+use flowrun_state::{NewIncomplete, StepRecord, StepStatus};
+use serde_json::Value as Json;
+
+use super::Shared;
+
+/// One step's or item's result, as the store keeps it.
+pub(crate) struct Outcome {
+    pub step_id: String,
+    pub item_index: Option<usize>,
+    pub item_key: Option<String>,
+    pub status: StepStatus,
+    pub attempts: u32,
+    pub parameters: Option<Json>,
+    pub output: Option<Json>,
+    pub error: Option<Json>,
+    pub started_at: Option<jiff::Timestamp>,
+    pub duration: Option<Duration>,
+}
+
+/// Stores a result; durable when it returns (dependents may start). Without a store,
+/// nothing is kept.
+pub(crate) async fn record(shared: &Shared, result: Outcome) -> Result<(), String> {
+    let Some(store) = &shared.store else {
+        return Ok(());
+    };
+    let redact = |value: Option<Json>| value.map(|value| shared.redactor.redact_json(&value));
+    let record = StepRecord {
+        run_id: shared.run_id.clone(),
+        step_id: result.step_id,
+        item_index: result.item_index.map(|index| index as u64),
+        item_key: result.item_key,
+        status: result.status,
+        attempts: result.attempts,
+        parameters: redact(result.parameters),
+        output: redact(result.output),
+        error: redact(result.error),
+        started_at: result.started_at,
+        ended_at: Some(jiff::Timestamp::now()),
+        duration: result.duration,
+    };
+    store
+        .record_step(record)
+        .await
+        .map_err(|error| format!("the result could not be stored: {error}"))
+}
+
+/// Stores a broken step or item as an incomplete execution, with the template inputs a
+/// replay needs (never rendered text).
+pub(crate) async fn incomplete(
+    shared: &Shared,
+    step_id: &str,
+    item: Option<(usize, Option<String>)>,
+    inputs: Json,
+    error: &Json,
+) -> Result<(), String> {
+    let Some(store) = &shared.store else {
+        return Ok(());
+    };
+    let (item_index, item_key) = match item {
+        Some((index, key)) => (Some(index as u64), key),
+        None => (None, None),
+    };
+    store
+        .add_incomplete(NewIncomplete {
+            run_id: shared.run_id.clone(),
+            step_id: step_id.to_owned(),
+            item_index,
+            item_key,
+            inputs: shared.redactor.redact_json(&inputs),
+            error: Some(shared.redactor.redact_json(error)),
+        })
+        .await
+        .map(|_| ())
+        .map_err(|error| format!("the incomplete execution could not be stored: {error}"))
+}

@@ -1,0 +1,177 @@
+//! The scheduler: starts every step whose dependencies ended, as soon as they ended, and
+//! decides for each whether it runs, is skipped, or is cancelled.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use flowrun_state::StepStatus;
+use serde_json::{Value as Json, json};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::Shared;
+use super::outcome::Event;
+use super::record::{self, Outcome};
+use super::step::{StepResult, execute_step};
+use crate::plan::DependencyKind;
+
+/// Runs the steps at `indexes` (main steps, or `on_failure` steps with `failure` as their
+/// `error`) and returns a result per plan index (`None` outside `indexes`).
+///
+/// The first step that fails (under `on_error: fail`) cancels `cancel`: running steps stop
+/// and end `cancelled`, steps not started yet are `cancelled` without running.
+pub(super) async fn schedule(
+    shared: &Arc<Shared>,
+    indexes: &[usize],
+    cancel: &CancellationToken,
+    failure: Option<Json>,
+) -> Vec<Option<StepResult>> {
+    let plan = &shared.plan;
+    let n = plan.steps.len();
+    let mut in_set = vec![false; n];
+    for &index in indexes {
+        in_set[index] = true;
+    }
+    let mut waiting = vec![0usize; n];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &index in indexes {
+        for (dependency, _) in &plan.steps[index].dependencies {
+            if in_set[*dependency] {
+                waiting[index] += 1;
+                dependents[*dependency].push(index);
+            }
+        }
+    }
+    let mut ready: VecDeque<usize> = indexes.iter().copied().filter(|&i| waiting[i] == 0).collect();
+    let mut results: Vec<Option<StepResult>> = vec![None; n];
+    let mut tasks = JoinSet::new();
+    let mut task_step: HashMap<tokio::task::Id, usize> = HashMap::new();
+
+    loop {
+        while let Some(index) = ready.pop_front() {
+            let step = &plan.steps[index];
+            let not_run = if cancel.is_cancelled() {
+                Some(StepResult::not_run(StepStatus::Cancelled, None))
+            } else {
+                skip_reason(shared, index).map(|reason| {
+                    tracing::info!(step = %step.id, reason = %reason, "skipped");
+                    StepResult::not_run(StepStatus::Skipped, Some(json!({ "step": step.id, "message": reason })))
+                })
+            };
+            match not_run {
+                Some(result) => {
+                    let stored = record::record(
+                        shared,
+                        Outcome {
+                            step_id: step.id.clone(),
+                            item_index: None,
+                            item_key: None,
+                            status: result.status,
+                            attempts: 0,
+                            parameters: None,
+                            output: None,
+                            error: result.error.clone(),
+                            started_at: None,
+                            duration: None,
+                        },
+                    )
+                    .await;
+                    if let Err(problem) = stored {
+                        tracing::error!(step = %step.id, error = %problem, "could not store that the step did not run");
+                    }
+                    shared.observe(Event::StepEnded {
+                        step: step.id.clone(),
+                        status: result.status,
+                    });
+                    end(
+                        shared,
+                        index,
+                        result,
+                        &mut results,
+                        &dependents,
+                        &mut waiting,
+                        &mut ready,
+                    );
+                }
+                None => {
+                    let handle = tasks.spawn(execute_step(shared.clone(), index, cancel.clone(), failure.clone()));
+                    task_step.insert(handle.id(), index);
+                }
+            }
+        }
+        let Some(joined) = tasks.join_next_with_id().await else {
+            break;
+        };
+        let (index, result) = match joined {
+            Ok((id, result)) => (task_step[&id], result),
+            Err(panic) => {
+                let index = task_step[&panic.id()];
+                let message = format!("internal error: the step's task ended abnormally ({panic})");
+                tracing::error!(step = %plan.steps[index].id, %message);
+                let mut result = StepResult::not_run(StepStatus::Failed, None);
+                result.error = Some(json!({ "step": plan.steps[index].id, "message": message }));
+                (index, result)
+            }
+        };
+        if result.status == StepStatus::Failed && !cancel.is_cancelled() {
+            tracing::info!(step = %plan.steps[index].id, "a step failed: stopping the run");
+            cancel.cancel();
+        }
+        end(
+            shared,
+            index,
+            result,
+            &mut results,
+            &dependents,
+            &mut waiting,
+            &mut ready,
+        );
+    }
+    results
+}
+
+/// Publishes a step's end to `steps` and readies the dependents it was the last wait of.
+fn end(
+    shared: &Shared,
+    index: usize,
+    result: StepResult,
+    results: &mut [Option<StepResult>],
+    dependents: &[Vec<usize>],
+    waiting: &mut [usize],
+    ready: &mut VecDeque<usize>,
+) {
+    let output = if result.has_output {
+        result.output.clone()
+    } else {
+        flowrun_expr::Value::from(())
+    };
+    let error = result.error.as_ref().map(flowrun_expr::from_json);
+    shared.steps.set(index, result.status, output, error);
+    results[index] = Some(result);
+    for &dependent in &dependents[index] {
+        waiting[dependent] -= 1;
+        if waiting[dependent] == 0 {
+            ready.push_back(dependent);
+        }
+    }
+}
+
+/// Why a step whose dependencies ended must not run: it reads the output of a step that has
+/// none (skipped, ignored, broken as a whole, failed or cancelled).
+fn skip_reason(shared: &Shared, index: usize) -> Option<String> {
+    let step = &shared.plan.steps[index];
+    step.dependencies.iter().find_map(|(dependency, kind)| {
+        if *kind != DependencyKind::Output {
+            return None;
+        }
+        let status = shared.steps.status(*dependency)?;
+        let has_output = matches!(status, StepStatus::Success | StepStatus::Resumed)
+            || (status == StepStatus::Broken && shared.steps.output(*dependency).is_some_and(|o| !o.is_none()));
+        (!has_output).then(|| {
+            format!(
+                "it reads the output of step `{}`, which has none ({status})",
+                shared.plan.steps[*dependency].id
+            )
+        })
+    })
+}

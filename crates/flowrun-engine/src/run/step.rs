@@ -1,0 +1,720 @@
+//! One step: its cursor and condition, its items, the error directive applied to what failed
+//! after retries, its new cursor, and its results stored before it counts as ended.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flowrun_connect::module::{CallContext, ErrorKind, ModuleError};
+use flowrun_expr::{Scope, Value};
+use flowrun_state::StepStatus;
+use indexmap::IndexMap;
+use serde_json::{Value as Json, json};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::attempt::{CallSettings, call_with_retries};
+use super::outcome::Event;
+use super::record::{self, Outcome};
+use super::{Shared, json_value};
+use crate::plan::{Action, DependencyKind, ItemKey, PlannedCondition, PlannedOnError, PlannedStep};
+
+/// How a step ended, as the scheduler and the outcome see it.
+#[derive(Debug, Clone)]
+pub(crate) struct StepResult {
+    pub status: StepStatus,
+    /// False when dependents that read the output must be skipped (skipped, ignored, failed,
+    /// cancelled, or broken as a whole).
+    pub has_output: bool,
+    pub output: Value,
+    /// `{step, module, item_index?, item_key?, message, kind, status?, attempts}`, redacted.
+    pub error: Option<Json>,
+    pub attempts: u32,
+    /// Incomplete executions stored.
+    pub incomplete: usize,
+    /// The cursor to commit with the run's end.
+    pub new_cursor: Option<Json>,
+    /// For `for_each` steps: items by status.
+    pub items: Option<IndexMap<String, usize>>,
+    pub duration: Duration,
+    /// The rendered `with:` of a step without `for_each` (secrets as `***`), for its record.
+    pub parameters_for_record: Option<Json>,
+}
+
+impl StepResult {
+    /// A step that did not run: skipped or cancelled.
+    pub(crate) fn not_run(status: StepStatus, reason: Option<Json>) -> StepResult {
+        StepResult {
+            status,
+            has_output: false,
+            output: Value::from(()),
+            error: reason,
+            attempts: 0,
+            incomplete: 0,
+            new_cursor: None,
+            items: None,
+            duration: Duration::ZERO,
+            parameters_for_record: None,
+        }
+    }
+}
+
+/// What went wrong in a step or an item, after retries.
+#[derive(Debug, Clone)]
+pub(crate) struct Failure {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub status: Option<u16>,
+    pub details: Option<Json>,
+    pub attempts: u32,
+}
+
+impl Failure {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+            status: None,
+            details: None,
+            attempts: 0,
+        }
+    }
+
+    fn from_module(error: ModuleError, attempts: u32) -> Failure {
+        Failure {
+            kind: error.kind,
+            message: error.message,
+            status: error.status,
+            details: error.details,
+            attempts,
+        }
+    }
+
+    /// The error as `steps.<id>.error`, run records and `--format json` show it.
+    fn to_json(&self, step: &PlannedStep, item: Option<&(usize, Option<String>)>) -> Json {
+        let mut error = json!({
+            "step": step.id,
+            "module": step.action.describe(),
+            "message": self.message,
+            "kind": self.kind.as_str(),
+            "attempts": self.attempts,
+        });
+        if let Some((index, key)) = item {
+            error["item_index"] = json!(index);
+            if let Some(key) = key {
+                error["item_key"] = json!(key);
+            }
+        }
+        if let Some(status) = self.status {
+            error["status"] = json!(status);
+        }
+        if let Some(details) = &self.details {
+            error["details"] = details.clone();
+        }
+        error
+    }
+}
+
+/// One call (or pipeline run) of a step: for the step, or for one item.
+struct Attempt {
+    result: Result<Value, Failure>,
+    attempts: u32,
+    /// The rendered `with:`, secrets as `***`.
+    parameters: Option<Json>,
+}
+
+/// Runs the step at `index` to its end and stores its result.
+pub(crate) async fn execute_step(
+    shared: Arc<Shared>,
+    index: usize,
+    cancel: CancellationToken,
+    failure: Option<Json>,
+) -> StepResult {
+    let step = &shared.plan.steps[index];
+    let span = tracing::info_span!("step", step = %step.id);
+    let _entered = span.enter();
+    let clock = Instant::now();
+    let started_at = jiff::Timestamp::now();
+
+    let mut scope = shared.scope.clone();
+    if let Some(error) = &failure {
+        scope = scope.child([("error", json_value(error))]);
+    }
+    let prepared = prepare(&shared, step, scope);
+    let mut result = match prepared {
+        Err(failure) => {
+            let (status, output, has_output, incomplete, error) =
+                directive(&shared, step, &shared.scope, failure, None, json!({})).await;
+            StepResult {
+                status,
+                has_output,
+                output,
+                error: Some(error),
+                attempts: 0,
+                incomplete,
+                new_cursor: None,
+                items: None,
+                duration: Duration::ZERO,
+                parameters_for_record: None,
+            }
+        }
+        Ok(None) => {
+            tracing::info!("skipped: its `if` is false");
+            StepResult::not_run(StepStatus::Skipped, None)
+        }
+        Ok(Some(scope)) => {
+            let mut result = match &step.for_each {
+                None => single(&shared, step, &scope, &cancel).await,
+                Some(_) => for_each(&shared, step, &scope, &cancel).await,
+            };
+            new_cursor(step, &scope, &mut result);
+            result
+        }
+    };
+    result.duration = clock.elapsed();
+    let output = if step.for_each.is_some() || !result.has_output {
+        None
+    } else {
+        match flowrun_expr::to_json(&result.output) {
+            Ok(output) => Some(output),
+            Err(problem) => {
+                fail_after(
+                    &mut result,
+                    step,
+                    format!("its output cannot be stored: {}", problem.message),
+                );
+                None
+            }
+        }
+    };
+    let stored = record::record(
+        &shared,
+        Outcome {
+            step_id: step.id.clone(),
+            item_index: None,
+            item_key: None,
+            status: result.status,
+            attempts: result.attempts,
+            parameters: result.parameters_for_record.take(),
+            output,
+            error: result.error.clone(),
+            started_at: Some(started_at),
+            duration: Some(result.duration),
+        },
+    )
+    .await;
+    if let Err(problem) = stored {
+        fail_after(&mut result, step, problem);
+    }
+    log_end(&result);
+    shared.observe(Event::StepEnded {
+        step: step.id.clone(),
+        status: result.status,
+    });
+    result
+}
+
+/// The step's scope with `cursor`, or `None` when its `if` is false.
+fn prepare(shared: &Shared, step: &PlannedStep, mut scope: Scope) -> Result<Option<Scope>, Failure> {
+    if let Some(incremental) = &step.incremental {
+        let cursor = match shared.cursors.get(&step.id) {
+            Some(stored) => json_value(stored),
+            None => incremental
+                .initial
+                .eval(&scope)
+                .map_err(|e| Failure::new(ErrorKind::Invalid, format!("incremental.initial: {}", e.message)))?,
+        };
+        scope = scope.child([("cursor", cursor)]);
+    }
+    match &step.condition {
+        None | Some(PlannedCondition::Literal(true)) => Ok(Some(scope)),
+        Some(PlannedCondition::Literal(false)) => Ok(None),
+        Some(PlannedCondition::Expression(condition)) => match condition.is_true(&scope) {
+            Ok(true) => Ok(Some(scope)),
+            Ok(false) => Ok(None),
+            Err(e) => Err(Failure::new(ErrorKind::Invalid, format!("if: {}", e.message))),
+        },
+    }
+}
+
+async fn single(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cancel: &CancellationToken) -> StepResult {
+    shared.observe(Event::StepStarted {
+        step: step.id.clone(),
+        items: None,
+    });
+    let attempt = attempt(shared, step, scope, None, cancel).await;
+    let (status, output, has_output, incomplete, error) = match attempt.result {
+        Ok(output) => (StepStatus::Success, output, true, 0, None),
+        Err(failure) => {
+            let failure = Failure {
+                attempts: attempt.attempts,
+                ..failure
+            };
+            let inputs = incomplete_inputs(shared, step, scope, None);
+            let (status, output, has_output, incomplete, error) =
+                directive(shared, step, scope, failure, None, inputs).await;
+            (status, output, has_output, incomplete, Some(error))
+        }
+    };
+    StepResult {
+        status,
+        has_output,
+        output,
+        error,
+        attempts: attempt.attempts,
+        incomplete,
+        new_cursor: None,
+        items: None,
+        duration: Duration::ZERO,
+        parameters_for_record: attempt.parameters,
+    }
+}
+
+/// One item's end, as the step collects it.
+struct ItemEnd {
+    index: usize,
+    status: StepStatus,
+    output: Value,
+    error: Option<Json>,
+    attempts: u32,
+    incomplete: usize,
+}
+
+async fn for_each(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cancel: &CancellationToken) -> StepResult {
+    let list = step
+        .for_each
+        .as_ref()
+        .map(|list| list.eval(scope))
+        .transpose()
+        .map_err(|e| format!("for_each: {}", e.message))
+        .and_then(|list| items_of(list.unwrap_or_default()));
+    let items = match list {
+        Ok(items) => items,
+        Err(message) => {
+            let failure = Failure::new(ErrorKind::Invalid, message);
+            let (status, output, has_output, incomplete, error) =
+                directive(shared, step, scope, failure, None, json!({})).await;
+            return StepResult {
+                status,
+                has_output,
+                output,
+                error: Some(error),
+                attempts: 0,
+                incomplete,
+                new_cursor: None,
+                items: None,
+                duration: Duration::ZERO,
+                parameters_for_record: None,
+            };
+        }
+    };
+    shared.observe(Event::StepStarted {
+        step: step.id.clone(),
+        items: Some(items.len()),
+    });
+
+    let item_cancel = cancel.child_token();
+    let mut ends: Vec<Option<ItemEnd>> = (0..items.len()).map(|_| None).collect();
+    let mut tasks = JoinSet::new();
+    let mut pending = items.into_iter().enumerate();
+    let mut failed: Option<Json> = None;
+    loop {
+        while failed.is_none() && !item_cancel.is_cancelled() && tasks.len() < step.concurrency {
+            let Some((index, item)) = pending.next() else { break };
+            let (shared, item_scope, token) = (shared.clone(), scope.with_item(item, index), item_cancel.clone());
+            let step_index = step.index;
+            tasks.spawn(async move { run_item(&shared, step_index, item_scope, index, &token).await });
+        }
+        let Some(joined) = tasks.join_next().await else { break };
+        let end = joined.unwrap_or_else(|panic| ItemEnd {
+            index: usize::MAX,
+            status: StepStatus::Failed,
+            output: Value::from(()),
+            error: Some(json!({"step": step.id, "message": format!("internal error: an item's task ended abnormally ({panic})")})),
+            attempts: 0,
+            incomplete: 0,
+        });
+        if end.status == StepStatus::Failed && failed.is_none() {
+            failed = end.error.clone();
+            item_cancel.cancel();
+        }
+        if let Some(slot) = ends.get_mut(end.index) {
+            *slot = Some(end);
+        }
+    }
+
+    let mut counts: IndexMap<String, usize> = IndexMap::new();
+    let (mut attempts, mut incomplete, mut any_cancelled, mut any_broken) = (0, 0, false, false);
+    let mut outputs = Vec::with_capacity(ends.len());
+    for end in ends.into_iter().flatten() {
+        *counts.entry(end.status.as_str().to_owned()).or_default() += 1;
+        attempts += end.attempts;
+        incomplete += end.incomplete;
+        match end.status {
+            StepStatus::Broken => any_broken = true,
+            StepStatus::Cancelled => any_cancelled = true,
+            _ => outputs.push(end.output),
+        }
+    }
+    let (status, has_output, error) = if failed.is_some() {
+        (StepStatus::Failed, false, failed)
+    } else if any_cancelled {
+        (StepStatus::Cancelled, false, None)
+    } else if any_broken {
+        (StepStatus::Broken, true, None)
+    } else {
+        (StepStatus::Success, true, None)
+    };
+    StepResult {
+        status,
+        has_output,
+        output: if has_output {
+            Value::from(outputs)
+        } else {
+            Value::from(())
+        },
+        error,
+        attempts,
+        incomplete,
+        new_cursor: None,
+        items: Some(counts),
+        duration: Duration::ZERO,
+        parameters_for_record: None,
+    }
+}
+
+/// The elements of a `for_each` value: a list (null is an empty list).
+fn items_of(list: Value) -> Result<Vec<Value>, String> {
+    use minijinja::value::ValueKind;
+    match list.kind() {
+        ValueKind::None => Ok(Vec::new()),
+        ValueKind::Seq | ValueKind::Iterable => list
+            .try_iter()
+            .map(Iterator::collect)
+            .map_err(|e| format!("for_each: cannot read the list: {e}")),
+        kind => Err(format!(
+            "for_each needs a list, but the value is {} ({kind:?}); write a template that gives a list, e.g. `{{{{ steps.a.output.records }}}}`",
+            describe(&list)
+        )),
+    }
+}
+
+fn describe(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 60 {
+        format!("{}…", text.chars().take(60).collect::<String>())
+    } else {
+        text
+    }
+}
+
+async fn run_item(
+    shared: &Arc<Shared>,
+    step_index: usize,
+    scope: Scope,
+    index: usize,
+    cancel: &CancellationToken,
+) -> ItemEnd {
+    let step = &shared.plan.steps[step_index];
+    let clock = Instant::now();
+    let started_at = jiff::Timestamp::now();
+    let key = item_key(step, &scope);
+    let item = (index, key.clone());
+    let attempt = attempt(shared, step, &scope, Some(index), cancel).await;
+    let (status, output, incomplete, error) = match attempt.result {
+        Ok(output) => (StepStatus::Success, output, 0, None),
+        Err(failure) => {
+            let failure = Failure {
+                attempts: attempt.attempts,
+                ..failure
+            };
+            let inputs = incomplete_inputs(shared, step, &scope, Some(index));
+            let (status, output, _, incomplete, error) =
+                directive(shared, step, &scope, failure, Some(item.clone()), inputs).await;
+            (status, output, incomplete, Some(error))
+        }
+    };
+    let stored_output = match status {
+        StepStatus::Success | StepStatus::Resumed => flowrun_expr::to_json(&output).ok(),
+        _ => None,
+    };
+    let stored = record::record(
+        shared,
+        Outcome {
+            step_id: step.id.clone(),
+            item_index: Some(index),
+            item_key: key,
+            status,
+            attempts: attempt.attempts,
+            parameters: attempt.parameters,
+            output: stored_output,
+            error: error.clone(),
+            started_at: Some(started_at),
+            duration: Some(clock.elapsed()),
+        },
+    )
+    .await;
+    let (status, error) = match stored {
+        Ok(()) => (status, error),
+        Err(problem) => (
+            StepStatus::Failed,
+            Some(json!({"step": step.id, "item_index": index, "message": problem})),
+        ),
+    };
+    shared.observe(Event::ItemEnded {
+        step: step.id.clone(),
+        index,
+        status,
+    });
+    ItemEnd {
+        index,
+        status,
+        output,
+        error,
+        attempts: attempt.attempts,
+        incomplete,
+    }
+}
+
+/// The item's `item_key`, or `None` (with a warning) when it cannot be evaluated.
+fn item_key(step: &PlannedStep, scope: &Scope) -> Option<String> {
+    let value = match step.item_key.as_ref()? {
+        ItemKey::Expression(expression) => expression.eval_defined(scope),
+        ItemKey::Template(template) => template.eval(scope),
+    };
+    match value {
+        Ok(value) => Some(value.as_str().map_or_else(|| value.to_string(), str::to_owned)),
+        Err(error) => {
+            tracing::warn!(error = %error.message, "item_key could not be evaluated");
+            None
+        }
+    }
+}
+
+/// Calls the step's module (with retries) or runs its pipeline.
+async fn attempt(
+    shared: &Arc<Shared>,
+    step: &PlannedStep,
+    scope: &Scope,
+    item_index: Option<usize>,
+    cancel: &CancellationToken,
+) -> Attempt {
+    match &step.action {
+        Action::Module { params, connection, .. } => {
+            let rendered = match params.render(scope) {
+                Ok(rendered) => rendered,
+                Err(e) => {
+                    return Attempt {
+                        result: Err(Failure::new(ErrorKind::Invalid, format!("with: {}", e.message))),
+                        attempts: 0,
+                        parameters: None,
+                    };
+                }
+            };
+            let parameters = Some(rendered.redacted());
+            let connection = match connection.as_ref().map(|name| (name, shared.connections.get(name))) {
+                None => None,
+                Some((_, Some(Ok(config)))) => Some(config.clone()),
+                Some((_, Some(Err(message)))) => {
+                    return Attempt {
+                        result: Err(Failure::new(ErrorKind::Invalid, message.clone())),
+                        attempts: 0,
+                        parameters,
+                    };
+                }
+                Some((name, None)) => {
+                    return Attempt {
+                        result: Err(Failure::new(
+                            ErrorKind::Invalid,
+                            format!("the connection `{name}` is not defined in the flow or the project file"),
+                        )),
+                        attempts: 0,
+                        parameters,
+                    };
+                }
+            };
+            let module = &shared.modules[&step.index];
+            let context = CallContext {
+                run_id: shared.run_id.clone(),
+                step_id: step.id.clone(),
+                item_index,
+                attempt: 1,
+                connection,
+                cancel: cancel.clone(),
+            };
+            let attempted = call_with_retries(
+                module,
+                &rendered.value,
+                context,
+                CallSettings {
+                    policy: &step.retry,
+                    timeout: step.timeout,
+                    limiter: &shared.limiter,
+                },
+            )
+            .await;
+            Attempt {
+                result: attempted
+                    .result
+                    .map(|output| json_value(&output))
+                    .map_err(|error| Failure::from_module(error, attempted.attempts)),
+                attempts: attempted.attempts,
+                parameters,
+            }
+        }
+        Action::Transform(_) => {
+            // Pipelines are CPU work: off the async workers, so other steps keep running.
+            let (shared, scope, index) = (shared.clone(), scope.clone(), step.index);
+            let result = tokio::task::spawn_blocking(move || {
+                let Action::Transform(pipeline) = &shared.plan.steps[index].action else {
+                    unreachable!("a transform step's action is a pipeline");
+                };
+                pipeline.run(&scope).map_err(|error| error.to_string())
+            })
+            .await
+            .unwrap_or_else(|panic| Err(format!("internal error: the pipeline ended abnormally ({panic})")));
+            Attempt {
+                result: result.map_err(|message| Failure {
+                    attempts: 1,
+                    ..Failure::new(ErrorKind::Invalid, message)
+                }),
+                attempts: 1,
+                parameters: None,
+            }
+        }
+    }
+}
+
+/// Applies the step's `on_error` to a failure: (status, output, has output, incomplete
+/// executions stored, error).
+async fn directive(
+    shared: &Shared,
+    step: &PlannedStep,
+    scope: &Scope,
+    failure: Failure,
+    item: Option<(usize, Option<String>)>,
+    inputs: Json,
+) -> (StepStatus, Value, bool, usize, Json) {
+    let error = shared.redactor.redact_json(&failure.to_json(step, item.as_ref()));
+    let null = Value::from(());
+    if failure.kind == ErrorKind::Cancelled {
+        return (StepStatus::Cancelled, null, false, 0, error);
+    }
+    let at = match &item {
+        Some((index, Some(key))) => format!(" (item {index}, {key})"),
+        Some((index, None)) => format!(" (item {index})"),
+        None => String::new(),
+    };
+    let message = shared.redactor.redact(&failure.message).into_owned();
+    match &step.on_error {
+        PlannedOnError::Fail => {
+            tracing::error!(error = %message, "step failed{at}");
+            (StepStatus::Failed, null, false, 0, error)
+        }
+        PlannedOnError::Ignore => {
+            tracing::warn!(error = %message, "failed{at}; ignored (on_error: ignore)");
+            (StepStatus::Ignored, null, false, 0, error)
+        }
+        PlannedOnError::Resume(value) => match value.eval(scope) {
+            Ok(value) => {
+                tracing::warn!(error = %message, "failed{at}; resumed with its `resume` value");
+                (StepStatus::Resumed, value, true, 0, error)
+            }
+            Err(problem) => {
+                let mut error = error;
+                error["message"] = json!(format!(
+                    "{} (and on_error.resume could not be rendered: {})",
+                    error["message"].as_str().unwrap_or_default(),
+                    problem.message
+                ));
+                (StepStatus::Failed, null, false, 0, error)
+            }
+        },
+        PlannedOnError::Break => match record::incomplete(shared, &step.id, item, inputs, &error).await {
+            Ok(()) => {
+                tracing::warn!(error = %message, "failed{at}; stored as an incomplete execution (on_error: break)");
+                (StepStatus::Broken, null, false, 1, error)
+            }
+            Err(problem) => {
+                let mut error = error;
+                error["message"] = json!(format!("{} ({problem})", error["message"].as_str().unwrap_or_default()));
+                (StepStatus::Failed, null, false, 0, error)
+            }
+        },
+    }
+}
+
+/// What a replay needs to render the step or item again: `item`, `index`, `cursor` and the
+/// outputs of the steps it reads. Never rendered text (which could hold secrets).
+fn incomplete_inputs(shared: &Shared, step: &PlannedStep, scope: &Scope, index: Option<usize>) -> Json {
+    let mut inputs = serde_json::Map::new();
+    if let Some(index) = index {
+        inputs.insert("index".into(), json!(index));
+        if let Some(item) = scope.get("item").and_then(|item| flowrun_expr::to_json(&item).ok()) {
+            inputs.insert("item".into(), item);
+        }
+    }
+    if let Some(cursor) = scope
+        .get("cursor")
+        .and_then(|cursor| flowrun_expr::to_json(&cursor).ok())
+    {
+        inputs.insert("cursor".into(), cursor);
+    }
+    let mut steps = serde_json::Map::new();
+    for (dependency, kind) in &step.dependencies {
+        if *kind != DependencyKind::Output {
+            continue;
+        }
+        if let Some(output) = shared
+            .steps
+            .output(*dependency)
+            .and_then(|o| flowrun_expr::to_json(&o).ok())
+        {
+            steps.insert(shared.plan.steps[*dependency].id.clone(), json!({ "output": output }));
+        }
+    }
+    inputs.insert("steps".into(), Json::Object(steps));
+    Json::Object(inputs)
+}
+
+/// Evaluates `incremental.cursor` over the output of a step that succeeded (or broke some
+/// items: those are stored to replay, so the window may move). An undefined or null cursor
+/// keeps the stored one (an empty read moves nothing).
+fn new_cursor(step: &PlannedStep, scope: &Scope, result: &mut StepResult) {
+    let Some(incremental) = &step.incremental else { return };
+    if !matches!(result.status, StepStatus::Success | StepStatus::Broken) || !result.has_output {
+        return;
+    }
+    let cursor_scope = scope.child([("output", result.output.clone())]);
+    match incremental.cursor.eval(&cursor_scope) {
+        Ok(value) if value.is_undefined() || value.is_none() => {}
+        Ok(value) => match flowrun_expr::to_json(&value) {
+            Ok(cursor) => result.new_cursor = Some(cursor),
+            Err(problem) => fail_after(result, step, format!("incremental.cursor: {}", problem.message)),
+        },
+        Err(problem) => fail_after(result, step, format!("incremental.cursor: {}", problem.message)),
+    }
+}
+
+/// Turns a finished step into a failed one (its cursor or result could not be kept).
+fn fail_after(result: &mut StepResult, step: &PlannedStep, message: String) {
+    tracing::error!(error = %message, "step failed");
+    result.status = StepStatus::Failed;
+    result.has_output = false;
+    result.new_cursor = None;
+    result.error = Some(json!({
+        "step": step.id,
+        "module": step.action.describe(),
+        "message": message,
+        "kind": ErrorKind::Invalid.as_str(),
+        "attempts": result.attempts,
+    }));
+}
+
+fn log_end(result: &StepResult) {
+    tracing::info!(
+        status = %result.status,
+        attempts = result.attempts,
+        duration_ms = result.duration.as_millis() as u64,
+        "step ended",
+    );
+}
