@@ -5,6 +5,7 @@
 //! there, so here they are internal errors, not user mistakes.
 
 mod dependencies;
+mod names;
 mod retry;
 mod step;
 
@@ -17,6 +18,7 @@ use flowrun_flow::catalog::Catalog;
 use flowrun_flow::model::{Condition, Connection, Flow, OnError, Step};
 
 pub use dependencies::DependencyKind;
+pub use names::{NamesRead, names_read};
 pub use retry::{DEFAULT_ATTEMPTS, DEFAULT_INITIAL, DEFAULT_MAX, RetryPolicy};
 pub use step::{Action, ItemKey, PlannedCondition, PlannedIncremental, PlannedOnError, PlannedStep};
 
