@@ -9,6 +9,7 @@
 mod attempt;
 mod context;
 mod outcome;
+mod preview;
 mod record;
 mod schedule;
 mod step;
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use crate::plan::{Action, Plan};
 
 pub use outcome::{Event, Observer, RunOutcome, StepSummary};
+pub use preview::{Preview, StepPreview, preview};
 
 use context::{RunNames, StepsView, run_scope};
 use schedule::schedule;

@@ -686,3 +686,36 @@ async fn a_module_no_connector_provides_stops_the_run_before_it_starts() {
     );
     assert!(harness.store.list_runs(&RunFilter::default()).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_preview_renders_what_it_can_and_never_shows_a_secret() {
+    const CANARY: &str = "canary-preview-7Hq2";
+    let harness = Harness::new().await;
+    let plan = harness.plan(
+        r#"flow: t
+inputs:
+  who: { type: string, default: ada }
+steps:
+  - id: read
+    uses: test.echo
+    with: { name: "{{ inputs.who }}", auth: "Bearer {{ secrets.TOKEN }}" }
+  - id: write
+    uses: test.echo
+    with: { got: "{{ steps.read.output.name }}", fixed: 1 }
+"#,
+    );
+    let mut request = request();
+    request.inputs = json!({ "who": "ada" });
+    request.secrets.insert("TOKEN".to_owned(), Secret::new(CANARY));
+    let preview = super::preview(&plan, &request);
+    let shown = serde_json::to_value(&preview).unwrap();
+    assert!(!shown.to_string().contains(CANARY));
+    assert_eq!(shown["levels"][0][0]["with"], json!({ "name": "ada", "auth": "***" }));
+    assert_eq!(
+        shown["levels"][1][0]["with"],
+        json!({ "got": "{{ steps.read.output.name }}", "fixed": 1 })
+    );
+    assert_eq!(shown["levels"][1][0]["waits_for"], json!([["read", "output"]]));
+    assert_eq!(harness.probe.calls.load(Ordering::SeqCst), 0, "a preview calls nothing");
+    assert!(harness.store.list_runs(&RunFilter::default()).await.unwrap().is_empty());
+}
