@@ -77,11 +77,14 @@ fn setup(with_store: bool) -> Setup {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .unwrap();
+        .expect("a tokio runtime");
     let (store, dir) = if with_store {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("a temporary folder");
         let url = format!("sqlite://{}", dir.path().join("state.db").display());
-        (Some(runtime.block_on(flowrun_state::open(&url)).unwrap()), Some(dir))
+        (
+            Some(runtime.block_on(flowrun_state::open(&url)).expect("a state store")),
+            Some(dir),
+        )
     } else {
         (None, None)
     };
@@ -100,7 +103,7 @@ fn run_flow(bencher: Bencher, flow: Flow, with_store: bool) {
         let outcome = setup
             .runtime
             .block_on(setup.engine.run(plan.clone(), request()))
-            .unwrap();
+            .expect("the run is recorded");
         assert_eq!(outcome.status, flowrun_state::RunStatus::Success);
     });
 }
@@ -109,11 +112,11 @@ fn run_flow(bencher: Bencher, flow: Flow, with_store: bool) {
 #[divan::bench]
 fn direct_loop(bencher: Bencher) {
     let flow = chain();
-    let pipeline = transform::compile(flow.steps[0].transform.as_ref().unwrap()).unwrap();
+    let pipeline = transform::compile(flow.steps[0].transform.as_ref().expect("a transform step")).expect("a pipeline");
     let scope = Scope::new(Runtime::default());
     bencher.counter(ItemsCount::new(STEPS)).bench_local(|| {
         for _ in 0..STEPS {
-            divan::black_box(pipeline.run(&scope).unwrap());
+            divan::black_box(pipeline.run(&scope).expect("the step runs"));
         }
     });
 }
