@@ -18,6 +18,10 @@ use super::record::{self, Outcome};
 use super::{Shared, json_value};
 use crate::plan::{Action, DependencyKind, ItemKey, PlannedCondition, PlannedOnError, PlannedStep};
 
+/// Transform inputs up to this many items run on the step's own task; larger ones on the
+/// blocking thread pool.
+const INLINE_TRANSFORM_ITEMS: usize = 1_000;
+
 /// How a step ended, as the scheduler and the outcome see it.
 #[derive(Debug, Clone)]
 pub(crate) struct StepResult {
@@ -561,17 +565,27 @@ async fn attempt(
                 parameters,
             }
         }
-        Action::Transform(_) => {
-            // Pipelines are CPU work: off the async workers, so other steps keep running.
-            let (shared, scope, index) = (shared.clone(), scope.clone(), step.index);
-            let result = tokio::task::spawn_blocking(move || {
-                let Action::Transform(pipeline) = &shared.plan.steps[index].action else {
-                    unreachable!("a transform step's action is a pipeline");
-                };
-                pipeline.run(&scope).map_err(|error| error.to_string())
-            })
-            .await
-            .unwrap_or_else(|panic| Err(format!("internal error: the pipeline ended abnormally ({panic})")));
+        Action::Transform(pipeline) => {
+            let result = match pipeline.input_value(scope) {
+                Err(error) => Err(error.to_string()),
+                // A small input is cheaper to transform here than to hand to another thread.
+                Ok(input) if input.len().is_some_and(|n| n <= INLINE_TRANSFORM_ITEMS) => {
+                    pipeline.run_on(input, scope).map_err(|error| error.to_string())
+                }
+                Ok(input) => {
+                    // Large pipelines are CPU work: off the async workers, so other steps
+                    // keep running.
+                    let (shared, scope, index) = (shared.clone(), scope.clone(), step.index);
+                    tokio::task::spawn_blocking(move || {
+                        let Action::Transform(pipeline) = &shared.plan.steps[index].action else {
+                            unreachable!("a transform step's action is a pipeline");
+                        };
+                        pipeline.run_on(input, &scope).map_err(|error| error.to_string())
+                    })
+                    .await
+                    .unwrap_or_else(|panic| Err(format!("internal error: the pipeline ended abnormally ({panic})")))
+                }
+            };
             Attempt {
                 result: result.map_err(|message| Failure {
                     attempts: 1,

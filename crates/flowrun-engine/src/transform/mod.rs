@@ -221,7 +221,14 @@ impl CompiledPipeline {
 
     /// Runs the pipeline on its `input` evaluated in `scope`, or on `trigger` without one.
     pub fn run(&self, scope: &Scope) -> Result<Value, TransformError> {
-        let input = match &self.input {
+        let input = self.input_value(scope)?;
+        self.run_on(input, scope)
+    }
+
+    /// The pipeline's `input` evaluated in `scope` (or `trigger` without one): what
+    /// [`run`](Self::run) transforms. The engine reads it first to decide where to run the ops.
+    pub fn input_value(&self, scope: &Scope) -> Result<Value, TransformError> {
+        Ok(match &self.input {
             Some(input) => input.eval(scope).map_err(|error| TransformError {
                 op_index: 0,
                 op: INPUT,
@@ -234,8 +241,7 @@ impl CompiledPipeline {
                 line: None,
                 message: "the pipeline has no `input` and there is no `trigger` to read".to_owned(),
             })?,
-        };
-        self.run_on(input, scope)
+        })
     }
 
     /// Runs the pipeline on `input`; templates see `scope` (and `item`, `index`).
