@@ -6,6 +6,8 @@ mod cli;
 mod commands;
 mod discover;
 mod exit_code;
+#[allow(dead_code, unused_imports, reason = "`flowrun run` (commands/run.rs) will call it")]
+mod prepare;
 mod render;
 
 use std::io::Write;
