@@ -5,6 +5,7 @@
 //!   temporary folder), each with a reviewed insta snapshot of its diagnostics.
 //! - `cli`: exit codes, output formats, folder discovery, help, connectors and graph.
 //! - `examples`: the flows in `flows/` are valid and declare their schema.
+//! - `runs`: `runs list|show` on a real SQLite store written through `flowrun_state`.
 //! - `schema`: the committed JSON Schemas are what `flowrun schema` prints.
 //!
 //! Review new snapshots with `cargo insta review`, or `INSTA_UPDATE=always` and a diff.
@@ -15,5 +16,6 @@
 mod cli;
 mod corpus;
 mod examples;
+mod runs;
 mod schema;
 mod util;

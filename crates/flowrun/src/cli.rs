@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand, ValueEnum};
+use flowrun_state::RunStatus;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -45,6 +47,12 @@ pub enum Command {
         after_help = "Examples:\n  flowrun completions bash > ~/.local/share/bash-completion/completions/flowrun\n  flowrun completions zsh > ~/.zfunc/_flowrun"
     )]
     Completions(CompletionsArgs),
+    /// Run history: list runs, or show one run with its steps and incomplete executions.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "`flowrun runs` alone is `flowrun runs list`. The state store is the project's (`state` in\nflowrun.yaml, found from the current folder up, or a profile's with --profile), else\nsqlite://.flowrun/state.db next to the project file (or in the current folder); --state URL\nnames another. A store that does not exist is not created.\n\nExamples:\n  flowrun runs\n  flowrun runs list --flow orders_sync --status failed --limit 10\n  flowrun runs show 01923f4e-8c2a-7b31-9d4e-5f6a7b8c9d0e\n  flowrun runs show 01923f4e-8c2a-7b31-9d4e-5f6a7b8c9d0e --format json | jq .steps\n  flowrun runs list --profile prod --format json"
+    )]
+    Runs(RunsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -114,4 +122,73 @@ pub enum OutputFormat {
 #[derive(Debug, clap::Args)]
 pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub command: Option<RunsCommand>,
+    /// Without a subcommand: the options of `list`.
+    #[command(flatten)]
+    pub list: RunsListArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first: id, flow, status, start, duration, trigger.
+    #[command(
+        after_help = "With --format json: one run per line (JSON Lines), as stored, newest first.\n\nExamples:\n  flowrun runs list\n  flowrun runs list --flow orders_sync --status partial\n  flowrun runs list --state sqlite:///var/lib/flowrun/state.db --limit 200 --format json"
+    )]
+    List(RunsListArgs),
+    /// Show one run: its steps with status, attempts, duration, items and errors, and its
+    /// incomplete executions.
+    #[command(
+        after_help = "Exit status: 0 shown, 1 no such run (or the store cannot be read), 2 usage.\nWith --format json: the run, its step records and incomplete executions as one JSON object.\n\nExamples:\n  flowrun runs show 01923f4e-8c2a-7b31-9d4e-5f6a7b8c9d0e\n  flowrun runs show 01923f4e-8c2a-7b31-9d4e-5f6a7b8c9d0e --format json"
+    )]
+    Show(RunsShowArgs),
+}
+
+/// Which state store `flowrun runs` reads.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreArgs {
+    /// The state store URL, e.g. sqlite://.flowrun/state.db (relative to the current folder);
+    /// default: the project file's `state`.
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
+    /// Read the `state` of this profile of the project file.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunsListArgs {
+    /// Only runs of this flow (its `flow:` id).
+    #[arg(long, value_name = "FLOW_ID")]
+    pub flow: Option<String>,
+    /// Only runs with this status.
+    #[arg(long, value_parser = run_status_parser())]
+    pub status: Option<RunStatus>,
+    /// At most this many runs.
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunsShowArgs {
+    /// The run's id, as `flowrun runs list` and `flowrun run --format json` print it.
+    pub id: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+/// `--status`: one of the run statuses, listed in `--help` and completions.
+fn run_status_parser() -> impl TypedValueParser<Value = RunStatus> {
+    PossibleValuesParser::new(RunStatus::ALL.iter().map(|status| status.as_str()))
+        .try_map(|text| text.parse::<RunStatus>())
 }

@@ -3,6 +3,7 @@
 mod completions;
 mod connectors;
 mod graph;
+mod runs;
 mod schema;
 mod validate;
 
@@ -17,5 +18,6 @@ pub fn run(cli: Cli) -> io::Result<u8> {
         Command::Graph(args) => graph::run(&args),
         Command::Connectors(args) => connectors::run(&args),
         Command::Completions(args) => completions::run(&args),
+        Command::Runs(args) => runs::run(&args),
     }
 }
