@@ -13,7 +13,7 @@ use flowrun_state::RunStatus;
     about = "Declarative workflow and integration engine: flows in YAML, kept in git."
 )]
 #[command(
-    after_help = "Examples:\n  flowrun validate flows/            check every flow under flows/\n  flowrun graph flows/x.yaml         show the steps' dependency graph\n  flowrun connectors onecrm          list a connector's modules and parameters\n  flowrun schema > schemas/flow.schema.json"
+    after_help = "Examples:\n  flowrun validate flows/            check every flow under flows/\n  flowrun graph flows/x.yaml         show the steps' dependency graph\n  flowrun connectors onecrm          list a connector's modules and parameters\n  flowrun runs show RUN_ID           a run's steps and incomplete executions\n  flowrun schema > schemas/flow.schema.json"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -42,17 +42,17 @@ pub enum Command {
         after_help = "Examples:\n  flowrun connectors\n  flowrun connectors onecrm\n  flowrun connectors exact_online --format json"
     )]
     Connectors(ConnectorsArgs),
-    /// Print a shell completion script.
-    #[command(
-        after_help = "Examples:\n  flowrun completions bash > ~/.local/share/bash-completion/completions/flowrun\n  flowrun completions zsh > ~/.zfunc/_flowrun"
-    )]
-    Completions(CompletionsArgs),
     /// Run history: list runs, or show one run with its steps and incomplete executions.
     #[command(
         args_conflicts_with_subcommands = true,
         after_help = "`flowrun runs` alone is `flowrun runs list`. The state store is the project's (`state` in\nflowrun.yaml, found from the current folder up, or a profile's with --profile), else\nsqlite://.flowrun/state.db next to the project file (or in the current folder); --state URL\nnames another. A store that does not exist is not created.\n\nExamples:\n  flowrun runs\n  flowrun runs list --flow orders_sync --status failed --limit 10\n  flowrun runs show 01923f4e-8c2a-7b31-9d4e-5f6a7b8c9d0e\n  flowrun runs show 01923f4e-8c2a-7b31-9d4e-5f6a7b8c9d0e --format json | jq .steps\n  flowrun runs list --profile prod --format json"
     )]
     Runs(RunsArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  flowrun completions bash > ~/.local/share/bash-completion/completions/flowrun\n  flowrun completions zsh > ~/.zfunc/_flowrun"
+    )]
+    Completions(CompletionsArgs),
 }
 
 #[derive(Debug, clap::Args)]
