@@ -29,6 +29,7 @@ use indexmap::IndexMap;
 use serde_json::Value as Json;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::plan::{Action, Plan};
 
@@ -177,104 +178,108 @@ impl Engine {
             }
             None => format!("local-{}", uuid::Uuid::new_v4()),
         };
-        let span = tracing::info_span!("run", run_id = %run_id, flow = %plan.flow_id);
-        let _entered = span.enter();
-        tracing::info!("run started");
+        // Error-level spans: the context of every log line, whatever level is shown.
+        let span = tracing::error_span!("run", run_id = %run_id, flow = %plan.flow_id);
+        async move {
+            tracing::info!("run started");
 
-        let cancel = request.cancel.child_token();
-        let heartbeat = self.start_heartbeat(&run_id, &cancel);
-        let cursors = match (&self.store, request.full) {
-            (Some(store), false) => store
-                .cursors(&plan.flow_id)
-                .await?
-                .into_iter()
-                .map(|cursor| (cursor.step_id, cursor.value))
-                .collect(),
-            _ => HashMap::new(),
-        };
+            let cancel = request.cancel.child_token();
+            let heartbeat = self.start_heartbeat(&run_id, &cancel);
+            let cursors = match (&self.store, request.full) {
+                (Some(store), false) => store
+                    .cursors(&plan.flow_id)
+                    .await?
+                    .into_iter()
+                    .map(|cursor| (cursor.step_id, cursor.value))
+                    .collect(),
+                _ => HashMap::new(),
+            };
 
-        let steps = Arc::new(StepsView::new(plan.steps.iter().map(|s| s.id.clone()).collect()));
-        let scope = run_scope(
-            RunNames {
-                run_id: &run_id,
-                started_at,
-                flow_id: &plan.flow_id,
-                inputs: &request.inputs,
-                trigger: request.trigger.as_ref(),
-                env: &request.env,
-                secrets: &request.secrets,
-            },
-            &steps,
-            request.runtime,
-        );
-        let connections = render_connections(&plan, &scope);
-        let shared = Arc::new(Shared {
-            plan: plan.clone(),
-            run_id: run_id.clone(),
-            steps,
-            scope,
-            modules,
-            connections,
-            cursors,
-            store: self.store.clone(),
-            limiter: Semaphore::new(self.options.max_concurrency.max(1)),
-            redactor: Redactor::new(request.secrets.values()),
-            observer: self.options.observer.clone(),
-        });
+            let steps = Arc::new(StepsView::new(plan.steps.iter().map(|s| s.id.clone()).collect()));
+            let scope = run_scope(
+                RunNames {
+                    run_id: &run_id,
+                    started_at,
+                    flow_id: &plan.flow_id,
+                    inputs: &request.inputs,
+                    trigger: request.trigger.as_ref(),
+                    env: &request.env,
+                    secrets: &request.secrets,
+                },
+                &steps,
+                request.runtime,
+            );
+            let connections = render_connections(&plan, &scope);
+            let shared = Arc::new(Shared {
+                plan: plan.clone(),
+                run_id: run_id.clone(),
+                steps,
+                scope,
+                modules,
+                connections,
+                cursors,
+                store: self.store.clone(),
+                limiter: Semaphore::new(self.options.max_concurrency.max(1)),
+                redactor: Redactor::new(request.secrets.values()),
+                observer: self.options.observer.clone(),
+            });
 
-        let main: Vec<usize> = (0..plan.n_main).collect();
-        let mut results = schedule(&shared, &main, &cancel, None).await;
-        let failure = results
-            .iter()
-            .flatten()
-            .find(|result| result.status == StepStatus::Failed)
-            .cloned();
-        let status = if failure.is_some() {
-            RunStatus::Failed
-        } else if request.cancel.is_cancelled() {
-            RunStatus::Cancelled
-        } else if results.iter().flatten().any(|result| result.incomplete > 0) {
-            RunStatus::Partial
-        } else {
-            RunStatus::Success
-        };
+            let main: Vec<usize> = (0..plan.n_main).collect();
+            let mut results = schedule(&shared, &main, &cancel, None).await;
+            let failure = results
+                .iter()
+                .flatten()
+                .find(|result| result.status == StepStatus::Failed)
+                .cloned();
+            let status = if failure.is_some() {
+                RunStatus::Failed
+            } else if request.cancel.is_cancelled() {
+                RunStatus::Cancelled
+            } else if results.iter().flatten().any(|result| result.incomplete > 0) {
+                RunStatus::Partial
+            } else {
+                RunStatus::Success
+            };
 
-        let mut error = failure.as_ref().and_then(|result| result.error.clone());
-        if status == RunStatus::Failed && plan.n_main < plan.steps.len() {
-            let on_failure: Vec<usize> = (plan.n_main..plan.steps.len()).collect();
-            let failure_cancel = request.cancel.child_token();
-            let handled = schedule(&shared, &on_failure, &failure_cancel, error.clone()).await;
-            for (slot, result) in results.iter_mut().zip(handled).skip(plan.n_main) {
-                *slot = result;
+            let mut error = failure.as_ref().and_then(|result| result.error.clone());
+            if status == RunStatus::Failed && plan.n_main < plan.steps.len() {
+                let on_failure: Vec<usize> = (plan.n_main..plan.steps.len()).collect();
+                let failure_cancel = request.cancel.child_token();
+                let handled = schedule(&shared, &on_failure, &failure_cancel, error.clone()).await;
+                for (slot, result) in results.iter_mut().zip(handled).skip(plan.n_main) {
+                    *slot = result;
+                }
             }
-        }
-        if status == RunStatus::Cancelled {
-            error = Some(serde_json::json!({"message": "the run was cancelled (interrupted)"}));
-        }
-
-        let (status, output, error) = self.output(&shared, status, error);
-        let mut outcome = outcome::build(&shared, &results, status, output, error);
-        if let Some(store) = &self.store {
-            let finished = store
-                .finish_run(FinishRun {
-                    run_id: run_id.clone(),
-                    lease_owner: self.options.lease_owner.clone(),
-                    status,
-                    output: outcome.output.clone(),
-                    error: outcome.error.clone(),
-                    cursors: outcome.cursors.clone(),
-                })
-                .await;
-            if let Err(problem) = finished {
-                heartbeat.abort();
-                return Err(problem.into());
+            if status == RunStatus::Cancelled {
+                error = Some(serde_json::json!({"message": "the run was cancelled (interrupted)"}));
             }
-        } else {
-            outcome.cursors.clear();
+
+            let (status, output, error) = self.output(&shared, status, error);
+            let mut outcome = outcome::build(&shared, &results, status, output, error);
+            if let Some(store) = &self.store {
+                let finished = store
+                    .finish_run(FinishRun {
+                        run_id: run_id.clone(),
+                        lease_owner: self.options.lease_owner.clone(),
+                        status,
+                        output: outcome.output.clone(),
+                        error: outcome.error.clone(),
+                        cursors: outcome.cursors.clone(),
+                    })
+                    .await;
+                if let Err(problem) = finished {
+                    heartbeat.abort();
+                    return Err(problem.into());
+                }
+            } else {
+                outcome.cursors.clear();
+            }
+            heartbeat.abort();
+            tracing::info!(status = %status, "run ended");
+            Ok(outcome)
         }
-        heartbeat.abort();
-        tracing::info!(status = %status, "run ended");
-        Ok(outcome)
+        .instrument(span)
+        .await
     }
 
     /// The module of every module step, or why one is missing.

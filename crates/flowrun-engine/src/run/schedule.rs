@@ -8,6 +8,7 @@ use flowrun_state::StepStatus;
 use serde_json::{Value as Json, json};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::Shared;
 use super::outcome::Event;
@@ -94,7 +95,8 @@ pub(super) async fn schedule(
                     );
                 }
                 None => {
-                    let handle = tasks.spawn(execute_step(shared.clone(), index, cancel.clone(), failure.clone()));
+                    let handle = tasks
+                        .spawn(execute_step(shared.clone(), index, cancel.clone(), failure.clone()).in_current_span());
                     task_step.insert(handle.id(), index);
                 }
             }

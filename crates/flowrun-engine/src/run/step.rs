@@ -11,6 +11,7 @@ use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::attempt::{CallSettings, call_with_retries};
 use super::outcome::Event;
@@ -133,9 +134,12 @@ pub(crate) async fn execute_step(
     cancel: CancellationToken,
     failure: Option<Json>,
 ) -> StepResult {
+    let span = tracing::error_span!("step", step = %shared.plan.steps[index].id);
+    run_step(shared, index, cancel, failure).instrument(span).await
+}
+
+async fn run_step(shared: Arc<Shared>, index: usize, cancel: CancellationToken, failure: Option<Json>) -> StepResult {
     let step = &shared.plan.steps[index];
-    let span = tracing::info_span!("step", step = %step.id);
-    let _entered = span.enter();
     let clock = Instant::now();
     let started_at = jiff::Timestamp::now();
 
@@ -326,7 +330,8 @@ async fn for_each(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cance
             let Some((index, item)) = pending.next() else { break };
             let (shared, item_scope, token) = (shared.clone(), scope.with_item(item, index), item_cancel.clone());
             let step_index = step.index;
-            tasks.spawn(async move { run_item(&shared, step_index, item_scope, index, &token).await });
+            let span = tracing::error_span!("item", index);
+            tasks.spawn(async move { run_item(&shared, step_index, item_scope, index, &token).await }.instrument(span));
         }
         let Some(joined) = tasks.join_next().await else { break };
         let end = joined.unwrap_or_else(|panic| ItemEnd {
