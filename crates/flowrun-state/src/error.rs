@@ -96,6 +96,15 @@ impl StateError {
         }
     }
 
+    /// A backend failure known only by its message (e.g. shared by every record of a batch
+    /// whose transaction failed).
+    pub(crate) fn backend_message(operation: impl Into<String>, message: impl Into<String>) -> Self {
+        StateError::Backend {
+            operation: operation.into(),
+            source: Box::new(std::io::Error::other(message.into())),
+        }
+    }
+
     pub(crate) fn corrupt(what: impl Into<String>, reason: impl ToString) -> Self {
         StateError::Corrupt {
             what: what.into(),

@@ -1,11 +1,13 @@
 //! The embedded SQLite store: one file, WAL journal, migrations applied at open.
 //!
 //! Writes go through one writer connection (a pool of one), so in-process writers queue on
-//! the pool instead of spinning on SQLite's busy handler; reads use their own pool, which WAL
+//! the pool instead of spinning on SQLite's busy handler; step records that arrive together
+//! share one transaction (group commit, `batch.rs`); reads use their own pool, which WAL
 //! lets run beside the writer. Multi-statement writes are `BEGIN IMMEDIATE` transactions so
 //! another process writing the same file waits on the busy timeout instead of failing.
 //! sqlx runs each SQLite connection on its own thread: no query blocks a tokio worker.
 
+mod batch;
 mod bind;
 mod incomplete;
 mod open;
@@ -59,6 +61,8 @@ impl Default for SqliteOptions {
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Step records, group-committed through `writer` (batch.rs).
+    steps: batch::StepWriter,
     limits: PayloadLimits,
     path: PathBuf,
 }
@@ -100,6 +104,7 @@ impl SqliteStore {
             .await
             .map_err(|error| StateError::backend(format!("opening {}", path.display()), error))?;
         Ok(SqliteStore {
+            steps: batch::StepWriter::start(writer.clone()),
             writer,
             reader,
             limits: options.limits,

@@ -86,33 +86,23 @@ impl SqliteStore {
         let parameters = payload::encode_opt(self.limits, record.parameters, OverLimit::Truncate).await?;
         let output = payload::encode_opt(self.limits, record.output, OverLimit::Truncate).await?;
         let error = payload::encode_opt(self.limits, record.error, OverLimit::Truncate).await?;
-        sqlx::query(
-            "INSERT INTO step_executions (run_id, step_id, item_index, item_key, status, \
-             attempts, parameters_json, output_json, error_json, started_at, ended_at, \
-             duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (run_id, step_id, item_index) DO UPDATE SET \
-             item_key = excluded.item_key, status = excluded.status, \
-             attempts = excluded.attempts, parameters_json = excluded.parameters_json, \
-             output_json = excluded.output_json, error_json = excluded.error_json, \
-             started_at = excluded.started_at, ended_at = excluded.ended_at, \
-             duration_us = excluded.duration_us",
-        )
-        .bind(&record.run_id)
-        .bind(&record.step_id)
-        .bind(item_index)
-        .bind(&record.item_key)
-        .bind(record.status.as_str())
-        .bind(i64::from(record.attempts))
-        .bind(parameters)
-        .bind(output)
-        .bind(error)
-        .bind(record.started_at.map(millis))
-        .bind(record.ended_at.map(millis))
-        .bind(duration_to_sql(record.duration))
-        .execute(&self.writer)
-        .await
-        .map_err(db(&operation))?;
-        Ok(())
+        self.steps
+            .write(super::batch::StepRow {
+                run_id: record.run_id,
+                step_id: record.step_id,
+                item_index,
+                item_key: record.item_key,
+                status: record.status.as_str(),
+                attempts: i64::from(record.attempts),
+                parameters,
+                output,
+                error,
+                started_at: record.started_at.map(millis),
+                ended_at: record.ended_at.map(millis),
+                duration_us: duration_to_sql(record.duration),
+                operation,
+            })
+            .await
     }
 
     pub(super) async fn step_records_impl(&self, run_id: &str) -> Result<Vec<StepRecord>, StateError> {

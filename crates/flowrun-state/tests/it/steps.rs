@@ -148,3 +148,36 @@ async fn concurrent_writers_all_land() {
         assert_eq!(record.output, Some(json!({"i": index})));
     }
 }
+
+/// Results that finish together share commits; each caller still hears of its own record, and
+/// one bad record fails alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_results_are_all_committed_and_a_bad_one_fails_alone() {
+    let test = TestStore::new().await;
+    let store = test.store.clone();
+    let run = create(&store, "fanout").await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for index in 0..300u64 {
+        let (store, run_id) = (store.clone(), run.id.clone());
+        tasks.spawn(async move {
+            let run_id = if index == 150 { "no-such-run".to_owned() } else { run_id };
+            (
+                index,
+                store
+                    .record_step(step(&run_id, "each", Some(index), json!({"n": index})))
+                    .await,
+            )
+        });
+    }
+    let mut failed = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        let (index, result) = joined.unwrap();
+        if result.is_err() {
+            failed.push(index);
+        }
+    }
+    assert_eq!(failed, [150]);
+    let records = store.step_records(&run.id).await.unwrap();
+    assert_eq!(records.len(), 299);
+    assert!(records.iter().all(|record| record.item_index != Some(150)));
+}
