@@ -11,6 +11,7 @@ mod context;
 mod outcome;
 mod preview;
 mod record;
+mod replay;
 mod schedule;
 mod step;
 
@@ -24,7 +25,7 @@ use std::time::Duration;
 use flowrun_connect::module::Module;
 use flowrun_connect::registry::Registry;
 use flowrun_expr::{Redactor, Runtime, Scope, Secret, Value};
-use flowrun_state::{FinishRun, NewRun, RunStatus, StateError, StateStore, StepStatus};
+use flowrun_state::{FinishRun, IncompleteStatus, NewRun, RunStatus, StateError, StateStore, StepStatus};
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 use tokio::sync::Semaphore;
@@ -117,6 +118,23 @@ pub enum EngineError {
     /// A step uses a module no registered connector provides.
     #[error("step `{step}` uses `{uses}`, which this build of flowrun cannot run: {reason}")]
     MissingModule { step: String, uses: String, reason: String },
+    /// `runs retry` of a run the store does not have.
+    #[error("there is no run {run_id} in the state store")]
+    NoSuchRun { run_id: String },
+    /// `runs retry` of a run of another flow than the plan's.
+    #[error("run {run_id} is a run of flow `{actual}`, not `{expected}`")]
+    OtherFlow {
+        run_id: String,
+        actual: String,
+        expected: String,
+    },
+    /// `runs retry` of a run with nothing left to do.
+    #[error("run {run_id} ended `{status}` with nothing left to replay{detail}")]
+    NothingToReplay {
+        run_id: String,
+        status: RunStatus,
+        detail: String,
+    },
     #[error(transparent)]
     Store(#[from] StateError),
 }
@@ -134,6 +152,8 @@ pub(crate) struct Shared {
     pub limiter: Semaphore,
     pub redactor: Redactor,
     pub observer: Option<Observer>,
+    /// Set when the run replays a stored run (`runs retry`).
+    pub replay: Option<Arc<replay::ReplayState>>,
 }
 
 impl Shared {
@@ -160,7 +180,6 @@ impl Engine {
     /// status `failed`.
     pub async fn run(&self, plan: Arc<Plan>, request: RunRequest) -> Result<RunOutcome, EngineError> {
         let modules = self.modules(&plan)?;
-        let started_at = jiff::Timestamp::now();
         let run_id = match &self.store {
             Some(store) => {
                 store
@@ -178,10 +197,25 @@ impl Engine {
             }
             None => format!("local-{}", uuid::Uuid::new_v4()),
         };
+        self.drive(plan, request, run_id, modules, None).await
+    }
+
+    /// Executes a created (or resumed) run to its end: every main step not already done
+    /// (`replay` says which are), then `on_failure` if a step failed, the output, and the
+    /// end in the store.
+    async fn drive(
+        &self,
+        plan: Arc<Plan>,
+        request: RunRequest,
+        run_id: String,
+        modules: HashMap<usize, Arc<dyn Module>>,
+        replay: Option<replay::Loaded>,
+    ) -> Result<RunOutcome, EngineError> {
+        let started_at = jiff::Timestamp::now();
         // Error-level spans: the context of every log line, whatever level is shown.
         let span = tracing::error_span!("run", run_id = %run_id, flow = %plan.flow_id);
         async move {
-            tracing::info!("run started");
+            tracing::info!(replay = replay.is_some(), "run started");
 
             let cancel = request.cancel.child_token();
             let heartbeat = self.start_heartbeat(&run_id, &cancel);
@@ -222,10 +256,31 @@ impl Engine {
                 limiter: Semaphore::new(self.options.max_concurrency.max(1)),
                 redactor: Redactor::new(request.secrets.values()),
                 observer: self.options.observer.clone(),
+                replay: replay.as_ref().map(|loaded| loaded.state.clone()),
             });
 
-            let main: Vec<usize> = (0..plan.n_main).collect();
+            let done = replay.map(|loaded| loaded.done).unwrap_or_default();
+            for (index, result) in done.iter().enumerate() {
+                if let Some(result) = result {
+                    shared.steps.set(index, result.status, result.output.clone(), None);
+                }
+            }
+            let main: Vec<usize> = (0..plan.n_main)
+                .filter(|index| done.get(*index).is_none_or(Option::is_none))
+                .collect();
             let mut results = schedule(&shared, &main, &cancel, None).await;
+            for (slot, result) in results.iter_mut().zip(done) {
+                if slot.is_none() {
+                    *slot = result;
+                }
+            }
+            let still_open = match (&self.store, &shared.replay) {
+                (Some(store), Some(_)) => store
+                    .list_incomplete(&run_id, Some(IncompleteStatus::Open))
+                    .await?
+                    .len(),
+                _ => results.iter().flatten().map(|result| result.incomplete).sum(),
+            };
             let failure = results
                 .iter()
                 .flatten()
@@ -235,7 +290,7 @@ impl Engine {
                 RunStatus::Failed
             } else if request.cancel.is_cancelled() {
                 RunStatus::Cancelled
-            } else if results.iter().flatten().any(|result| result.incomplete > 0) {
+            } else if still_open > 0 {
                 RunStatus::Partial
             } else {
                 RunStatus::Success
@@ -256,6 +311,7 @@ impl Engine {
 
             let (status, output, error) = self.output(&shared, status, error);
             let mut outcome = outcome::build(&shared, &results, status, output, error);
+            outcome.incomplete = still_open;
             if let Some(store) = &self.store {
                 let finished = store
                     .finish_run(FinishRun {

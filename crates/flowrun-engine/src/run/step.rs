@@ -147,6 +147,11 @@ async fn run_step(shared: Arc<Shared>, index: usize, cancel: CancellationToken, 
     if let Some(error) = &failure {
         scope = scope.child([("error", json_value(error))]);
     }
+    if let Some(incompletes) = shared.replay.as_ref().and_then(|r| r.incompletes.get(&index)) {
+        let mut result = replay_step(&shared, step, &scope, incompletes, &cancel).await;
+        result.duration = clock.elapsed();
+        return end_step(&shared, step, result, started_at).await;
+    }
     let prepared = prepare(&shared, step, scope);
     let mut result = match prepared {
         Err(failure) => {
@@ -179,6 +184,16 @@ async fn run_step(shared: Arc<Shared>, index: usize, cancel: CancellationToken, 
         }
     };
     result.duration = clock.elapsed();
+    end_step(&shared, step, result, started_at).await
+}
+
+/// Stores a step's result (durable before dependents start), logs and reports its end.
+async fn end_step(
+    shared: &Shared,
+    step: &PlannedStep,
+    mut result: StepResult,
+    started_at: jiff::Timestamp,
+) -> StepResult {
     let output = if step.for_each.is_some() || !result.has_output {
         None
     } else {
@@ -195,7 +210,7 @@ async fn run_step(shared: Arc<Shared>, index: usize, cancel: CancellationToken, 
         }
     };
     let stored = record::record(
-        &shared,
+        shared,
         Outcome {
             step_id: step.id.clone(),
             item_index: None,
@@ -325,13 +340,35 @@ async fn for_each(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cance
     let mut tasks = JoinSet::new();
     let mut pending = items.into_iter().enumerate();
     let mut failed: Option<Json> = None;
+    // In a replay, items already done are reused, and new items are recorded after the
+    // step's earlier ones.
+    let replay = shared.replay.as_deref();
+    let offset = replay
+        .and_then(|r| r.item_offsets.get(&step.index))
+        .copied()
+        .unwrap_or(0);
     loop {
         while failed.is_none() && !item_cancel.is_cancelled() && tasks.len() < step.concurrency {
-            let Some((index, item)) = pending.next() else { break };
-            let (shared, item_scope, token) = (shared.clone(), scope.with_item(item, index), item_cancel.clone());
+            let Some((position, item)) = pending.next() else { break };
+            if let Some((status, output)) = replay.and_then(|r| r.finished_items.get(&(step.index, position))) {
+                ends[position] = Some(ItemEnd {
+                    index: position,
+                    status: *status,
+                    output: output.clone(),
+                    error: None,
+                    attempts: 0,
+                    incomplete: 0,
+                });
+                continue;
+            }
+            let (shared, item_scope, token) = (shared.clone(), scope.with_item(item, position), item_cancel.clone());
             let step_index = step.index;
-            let span = tracing::error_span!("item", index);
-            tasks.spawn(async move { run_item(&shared, step_index, item_scope, index, &token).await }.instrument(span));
+            let record_index = offset + position;
+            let span = tracing::error_span!("item", index = record_index);
+            tasks.spawn(
+                async move { run_item(&shared, step_index, item_scope, (position, record_index), &token).await }
+                    .instrument(span),
+            );
         }
         let Some(joined) = tasks.join_next().await else { break };
         let end = joined.unwrap_or_else(|panic| ItemEnd {
@@ -416,11 +453,12 @@ fn describe(value: &Value) -> String {
     }
 }
 
+/// Runs one item; `index` is (its position in the list, the index its record is kept under).
 async fn run_item(
     shared: &Arc<Shared>,
     step_index: usize,
     scope: Scope,
-    index: usize,
+    (position, index): (usize, usize),
     cancel: &CancellationToken,
 ) -> ItemEnd {
     let step = &shared.plan.steps[step_index];
@@ -475,7 +513,7 @@ async fn run_item(
         status,
     });
     ItemEnd {
-        index,
+        index: position,
         status,
         output,
         error,
@@ -736,4 +774,120 @@ fn log_end(result: &StepResult) {
         duration_ms = result.duration.as_millis() as u64,
         "step ended",
     );
+}
+
+/// Replays a step's open incomplete executions (`runs retry`), one after another: each with
+/// the `item`, `index` and `cursor` it was stored with, rendered again with this process's
+/// secrets. A success resolves it and replaces its broken record; a failure counts one more
+/// failure and leaves it open. The step's output is the replayed outputs only.
+async fn replay_step(
+    shared: &Arc<Shared>,
+    step: &PlannedStep,
+    scope: &Scope,
+    incompletes: &[flowrun_state::Incomplete],
+    cancel: &CancellationToken,
+) -> StepResult {
+    shared.observe(Event::StepStarted {
+        step: step.id.clone(),
+        items: step.for_each.as_ref().map(|_| incompletes.len()),
+    });
+    let (mut outputs, mut still_open, mut attempts) = (Vec::new(), 0, 0);
+    let mut counts: IndexMap<String, usize> = IndexMap::new();
+    let mut last_error = None;
+    for incomplete in incompletes {
+        if cancel.is_cancelled() {
+            still_open += 1;
+            continue;
+        }
+        let mut item_scope = scope.clone();
+        if let Some(cursor) = incomplete.inputs.get("cursor") {
+            item_scope = item_scope.child([("cursor", json_value(cursor))]);
+        }
+        let item_index = incomplete.item_index.map(|index| index as usize);
+        if let Some(index) = item_index {
+            let item = incomplete.inputs.get("item").map_or(Value::from(()), json_value);
+            item_scope = item_scope.with_item(item, index);
+        }
+        let clock = Instant::now();
+        let started_at = jiff::Timestamp::now();
+        let attempt = attempt(shared, step, &item_scope, item_index, cancel).await;
+        attempts += attempt.attempts;
+        let item = item_index.map(|index| (index, incomplete.item_key.clone()));
+        let (status, output, error) = match attempt.result {
+            Ok(output) => {
+                if let Some(store) = &shared.store
+                    && let Err(problem) = store.resolve_incomplete(&incomplete.id).await
+                {
+                    tracing::error!(error = %problem, "the replayed execution could not be marked resolved");
+                }
+                tracing::info!(item = ?item_index, "replayed: resolved");
+                (StepStatus::Success, Some(output), None)
+            }
+            Err(failure) => {
+                let failure = Failure {
+                    attempts: attempt.attempts,
+                    ..failure
+                };
+                let error = shared.redactor.redact_json(&failure.to_json(step, item.as_ref()));
+                if let Some(store) = &shared.store
+                    && let Err(problem) = store.fail_incomplete(&incomplete.id, Some(error.clone())).await
+                {
+                    tracing::error!(error = %problem, "the failed replay could not be recorded");
+                }
+                tracing::warn!(item = ?item_index, error = %shared.redactor.redact(&failure.message), "replay failed; the execution stays open");
+                still_open += 1;
+                (StepStatus::Broken, None, Some(error))
+            }
+        };
+        *counts.entry(status.as_str().to_owned()).or_default() += 1;
+        if item_index.is_some() {
+            let stored = record::record(
+                shared,
+                Outcome {
+                    step_id: step.id.clone(),
+                    item_index,
+                    item_key: incomplete.item_key.clone(),
+                    status,
+                    attempts: attempt.attempts,
+                    parameters: attempt.parameters.clone(),
+                    output: output.as_ref().and_then(|o| flowrun_expr::to_json(o).ok()),
+                    error: error.clone(),
+                    started_at: Some(started_at),
+                    duration: Some(clock.elapsed()),
+                },
+            )
+            .await;
+            if let Err(problem) = stored {
+                tracing::error!(error = %problem, "the replayed item's result could not be stored");
+            }
+        }
+        last_error = error.or(last_error);
+        outputs.extend(output);
+    }
+    let for_each = step.for_each.is_some();
+    let status = if still_open == 0 {
+        StepStatus::Success
+    } else {
+        StepStatus::Broken
+    };
+    let (has_output, output) = match (for_each, outputs.pop()) {
+        (true, last) => {
+            outputs.extend(last);
+            (true, Value::from(outputs))
+        }
+        (false, Some(output)) => (true, output),
+        (false, None) => (false, Value::from(())),
+    };
+    StepResult {
+        status,
+        has_output,
+        output,
+        error: if still_open == 0 { None } else { last_error },
+        attempts,
+        incomplete: still_open,
+        new_cursor: None,
+        items: for_each.then_some(counts),
+        duration: Duration::ZERO,
+        parameters_for_record: None,
+    }
 }

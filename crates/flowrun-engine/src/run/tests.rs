@@ -719,3 +719,160 @@ steps:
     assert_eq!(harness.probe.calls.load(Ordering::SeqCst), 0, "a preview calls nothing");
     assert!(harness.store.list_runs(&RunFilter::default()).await.unwrap().is_empty());
 }
+
+const REPLAYED: &str = r#"flow: t
+steps:
+  - id: detail
+    uses: test.flaky
+    for_each: ["a", "b", "c"]
+    item_key: "{{ 'order ' ~ item }}"
+    with: { key: "{{ item }}", times: "{{ 1 if item == 'b' else 0 }}", kind: 4xx, auth: "Bearer {{ secrets.T }}" }
+    retry: { attempts: 1 }
+    on_error: break
+  - id: write
+    uses: test.echo
+    for_each: "{{ steps.detail.output }}"
+    with: { wrote: "{{ item.ok }}" }
+  - id: unrelated
+    uses: test.echo
+    with: { once: true }
+output: "{{ steps.write.output | map(attribute='wrote') | list }}"
+"#;
+
+#[tokio::test]
+async fn a_replay_lands_the_broken_item_and_runs_only_what_depends_on_it() {
+    const SECRET: &str = "replay-secret-Xk3";
+    let harness = Harness::new().await;
+    let with_secret = || {
+        let mut request = request();
+        request.secrets.insert("T".to_owned(), Secret::new(SECRET));
+        request
+    };
+    let first = harness.run_with(REPLAYED, with_secret()).await.unwrap();
+    assert_eq!((first.status, first.incomplete), (RunStatus::Partial, 1));
+    assert_eq!(first.output, Some(json!(["a", "c"])));
+    let calls_before = harness.probe.calls.load(Ordering::SeqCst);
+
+    let replayed = harness
+        .engine()
+        .replay(harness.plan(REPLAYED), with_secret(), &first.run_id, None)
+        .await
+        .unwrap();
+    assert_eq!(replayed.run_id, first.run_id);
+    assert_eq!(
+        (replayed.status, replayed.incomplete),
+        (RunStatus::Success, 0),
+        "{replayed:#?}"
+    );
+    assert_eq!(
+        replayed.output,
+        Some(json!(["b"])),
+        "downstream steps see the replayed items only"
+    );
+    assert_eq!(
+        harness.probe.calls.load(Ordering::SeqCst) - calls_before,
+        2,
+        "one call for the replayed item, one for its write; nothing else ran again"
+    );
+    let seen = harness.probe.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen[seen.len() - 2]["auth"],
+        format!("Bearer {SECRET}"),
+        "rendered again with the secret"
+    );
+
+    let records = harness.store.step_records(&first.run_id).await.unwrap();
+    let items = |step: &str| -> Vec<(Option<u64>, StepStatus)> {
+        records
+            .iter()
+            .filter(|r| r.step_id == step && r.item_index.is_some())
+            .map(|r| (r.item_index, r.status))
+            .collect()
+    };
+    assert_eq!(
+        items("detail"),
+        [
+            (Some(0), StepStatus::Success),
+            (Some(1), StepStatus::Success),
+            (Some(2), StepStatus::Success)
+        ]
+    );
+    assert_eq!(
+        items("write"),
+        [
+            (Some(0), StepStatus::Success),
+            (Some(1), StepStatus::Success),
+            (Some(2), StepStatus::Success)
+        ],
+        "the replay's write is recorded after the first run's"
+    );
+    let incomplete = harness.store.list_incomplete(&first.run_id, None).await.unwrap();
+    assert_eq!(incomplete[0].status, flowrun_state::IncompleteStatus::Resolved);
+    assert_eq!(
+        harness.store.run(&first.run_id).await.unwrap().unwrap().status,
+        RunStatus::Success
+    );
+
+    let again = harness
+        .engine()
+        .replay(harness.plan(REPLAYED), with_secret(), &first.run_id, None)
+        .await;
+    assert!(matches!(again, Err(EngineError::NothingToReplay { .. })), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_replay_can_pick_one_item_and_a_failed_replay_stays_open() {
+    let harness = Harness::new().await;
+    let flow = REPLAYED.replace(
+        "times: \"{{ 1 if item == 'b' else 0 }}\"",
+        "times: \"{{ 0 if item == 'a' else 3 }}\"",
+    );
+    let mut request_t = request();
+    request_t.secrets.insert("T".to_owned(), Secret::new("x"));
+    let first = harness.run_with(&flow, request_t).await.unwrap();
+    assert_eq!(first.incomplete, 2);
+    let replay = |item: Option<&'static str>| {
+        let mut request = request();
+        request.secrets.insert("T".to_owned(), Secret::new("x"));
+        let (engine, plan, run_id) = (harness.engine(), harness.plan(&flow), first.run_id.clone());
+        async move { engine.replay(plan, request, &run_id, item).await }
+    };
+    let missing = replay(Some("order z")).await;
+    assert!(
+        matches!(missing, Err(EngineError::NothingToReplay { .. })),
+        "{missing:?}"
+    );
+
+    let one = replay(Some("order b")).await.unwrap();
+    assert_eq!(
+        (one.status, one.incomplete),
+        (RunStatus::Partial, 2),
+        "b failed again (its 2nd of 3 failures), c was not tried"
+    );
+    let open = harness.store.list_incomplete(&first.run_id, None).await.unwrap();
+    let b = open.iter().find(|i| i.item_key.as_deref() == Some("order b")).unwrap();
+    assert_eq!(b.failures, 2);
+    let c = open.iter().find(|i| i.item_key.as_deref() == Some("order c")).unwrap();
+    assert_eq!(c.failures, 1);
+}
+
+#[tokio::test]
+async fn a_failed_run_is_retried_without_running_finished_steps_again() {
+    let harness = Harness::new().await;
+    let flow = "flow: t\nsteps:\n  - id: a\n    uses: test.echo\n    with: { n: 1 }\n  - id: b\n    uses: test.flaky\n    with: { key: once, times: 1, kind: 4xx, n: \"{{ steps.a.output.n }}\" }\n    retry: { attempts: 1 }\noutput: \"{{ steps.b.output.ok }}\"\n";
+    let first = harness.run(flow).await;
+    assert_eq!(first.status, RunStatus::Failed);
+    let calls = harness.probe.calls.load(Ordering::SeqCst);
+    let retried = harness
+        .engine()
+        .replay(harness.plan(flow), request(), &first.run_id, None)
+        .await
+        .unwrap();
+    assert_eq!(retried.status, RunStatus::Success, "{retried:#?}");
+    assert_eq!(retried.output, Some(json!("once")));
+    assert_eq!(
+        harness.probe.calls.load(Ordering::SeqCst) - calls,
+        1,
+        "only b ran again"
+    );
+}
