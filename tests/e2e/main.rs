@@ -16,6 +16,7 @@
 mod cli;
 mod corpus;
 mod examples;
+mod run;
 mod runs;
 mod schema;
 mod util;

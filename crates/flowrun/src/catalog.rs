@@ -1,5 +1,6 @@
 //! The module catalog the validator checks against, from every connector crate.
 
+use flowrun_connect::registry::Registry;
 use flowrun_flow::catalog::Catalog;
 
 pub fn builtin() -> Catalog {
@@ -9,5 +10,15 @@ pub fn builtin() -> Catalog {
         flowrun_connector_conexiom::spec(),
         flowrun_connector_exact_online::spec(),
         flowrun_connector_sql::spec(),
+        flowrun_connector_core::spec(),
     ])
+}
+
+/// The connectors that can make calls in this build, for the engine. The others are described
+/// in the catalog only, until their runtime is built; a run that uses one is refused before it
+/// starts.
+pub fn registry() -> Registry {
+    let mut registry = Registry::default();
+    registry.register(flowrun_connector_core::connector());
+    registry
 }

@@ -22,6 +22,23 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a flow once and print its output (`flowrun FILE` is the same).
+    #[command(
+        after_help = "Exit status: 0 success, 1 the run failed, 2 invalid flow, input, secret or usage,
+3 partial (incomplete executions stored), 130 interrupted (Ctrl-C).
+
+The output JSON goes to stdout; progress, logs and errors to stderr. Logs show warnings and
+errors (retries, failed steps); FLOWRUN_LOG=info (or debug) shows more.
+
+Examples:
+  flowrun run flows/orders.yaml
+  flowrun flows/orders.yaml --input since=2024-01-01T00:00:00Z
+  flowrun run flows/hook.yaml --trigger event.json --format json
+  flowrun run flows/sync.yaml --profile prod --secrets .env.prod
+  flowrun run --dry-run flows/sync.yaml
+  flowrun run flows/sync.yaml --full        ignore stored cursors once"
+    )]
+    Run(RunArgs),
     /// Check flow files (and the project file) and report every problem as file:line:col.
     #[command(
         after_help = "Folders are searched for flows: `flowrun.yaml` is the project file, `*.test.yaml` are\nflow tests (skipped here), other YAML files are flows when they have a top-level `flow:` key.\nHidden folders, target/ and node_modules/ are skipped. A file named on the command line is a flow.\n\nExit status: 0 valid (warnings allowed), 2 invalid.\n\nExamples:\n  flowrun validate flows/\n  flowrun validate flows/orders.yaml --format github\n  flowrun validate --deny-warnings --format json"
@@ -53,6 +70,56 @@ pub enum Command {
         after_help = "Examples:\n  flowrun completions bash > ~/.local/share/bash-completion/completions/flowrun\n  flowrun completions zsh > ~/.zfunc/_flowrun"
     )]
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The flow file.
+    pub file: PathBuf,
+    /// An input, typed per the flow's `inputs` (objects and arrays as JSON, or @file.json).
+    #[arg(long = "input", short = 'i', value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// The trigger event, as JSON: a file, or `-` for stdin.
+    #[arg(long, value_name = "FILE|-")]
+    pub trigger: Option<PathBuf>,
+    /// A dotenv file of secrets, read before the environment (default: the project's
+    /// `secrets_file`).
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+    /// A profile of the project file: its connections and state overlay the project's.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The state store URL (default: the project's `state`, else sqlite://.flowrun/state.db
+    /// next to the project file or the flow).
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
+    /// Ignore stored cursors: incremental steps start from `initial`.
+    #[arg(long)]
+    pub full: bool,
+    /// Plan only: print the steps by level with their parameters rendered as far as they can
+    /// be (secrets as ***). Calls nothing and stores nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How to print the result: the output JSON (`human`) or one envelope with every step
+    /// (`json`).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    /// How to write logs on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Module calls in flight at once across the run.
+    #[arg(long, value_name = "N", default_value_t = flowrun_engine::run::DEFAULT_MAX_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_concurrency: usize,
+    /// How long the run's lease lasts without a heartbeat (default 30s); a run whose process
+    /// died is `abandoned` once it expires.
+    #[arg(long, value_name = "DURATION", hide = true)]
+    pub lease: Option<flowrun_flow::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, clap::Args)]
@@ -146,6 +213,49 @@ pub enum RunsCommand {
         after_help = "Exit status: 0 shown, 1 no such run (or the store cannot be read), 2 usage.\nWith --format json: the run, its step records and incomplete executions as one JSON object.\n\nExamples:\n  flowrun runs show 01923f4e-8c2a-7b31-9d4e-5f6a7b8c9d0e\n  flowrun runs show 01923f4e-8c2a-7b31-9d4e-5f6a7b8c9d0e --format json"
     )]
     Show(RunsShowArgs),
+    /// Replay a run's incomplete executions (or resume a run that did not finish), with the
+    /// flow as it is now and this process's secrets.
+    #[command(
+        after_help = "Open incomplete executions (stored by `on_error: break`) are replayed with the item, index and
+cursor they were stored with; each is marked resolved when it succeeds. Steps that depend on a
+replayed step run again on the replayed outputs only. Steps and items that finished are never
+run again; steps that had not finished (an abandoned, failed or cancelled run) run now.
+The flow file is found under the current folder by the run's flow id (or give --flow).
+
+Exit status: 0 everything resolved, 1 failed, 2 invalid, 3 items remain open.
+
+Examples:
+  flowrun runs retry 01923f4e-8c2a-7b31-9d4e-5f6a7b8c9d0e
+  flowrun runs retry 01923f4e-8c2a-7b31-9d4e-5f6a7b8c9d0e --item \"order 1234\"\n  flowrun runs retry 01923f4e-8c2a-7b31-9d4e-5f6a7b8c9d0e --flow flows/orders.yaml --secrets .env"
+    )]
+    Retry(RunsRetryArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunsRetryArgs {
+    /// The run's id.
+    pub id: String,
+    /// Replay only the incomplete execution with this item key (or item index).
+    #[arg(long, value_name = "KEY")]
+    pub item: Option<String>,
+    /// The flow file of the run (default: the flow under the current folder with the run's
+    /// flow id).
+    #[arg(long, value_name = "FILE")]
+    pub flow: Option<PathBuf>,
+    /// A dotenv file of secrets, read before the environment.
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Module calls in flight at once across the run.
+    #[arg(long, value_name = "N", default_value_t = flowrun_engine::run::DEFAULT_MAX_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_concurrency: usize,
+    #[arg(long, value_name = "DURATION", hide = true)]
+    pub lease: Option<flowrun_flow::Duration>,
 }
 
 /// Which state store `flowrun runs` reads.

@@ -6,3 +6,7 @@ pub const SUCCESS: u8 = 0;
 pub const FAILURE: u8 = 1;
 /// An invalid flow, input, secret or command line.
 pub const INVALID: u8 = 2;
+/// The run ended `partial`: some steps or items were stored as incomplete executions.
+pub const PARTIAL: u8 = 3;
+/// The run was interrupted (Ctrl-C) and ended `cancelled`: 128 + SIGINT.
+pub const INTERRUPTED: u8 = 130;

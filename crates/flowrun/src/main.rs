@@ -6,9 +6,9 @@ mod cli;
 mod commands;
 mod discover;
 mod exit_code;
-#[allow(dead_code, unused_imports, reason = "`flowrun run` (commands/run.rs) will call it")]
 mod prepare;
 mod render;
+mod run;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(with_run_shorthand(std::env::args_os().collect()));
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
@@ -28,4 +28,22 @@ fn main() -> ExitCode {
             ExitCode::from(exit_code::FAILURE)
         }
     }
+}
+
+/// `flowrun FILE …` is `flowrun run FILE …`: when the first argument is not a command or an
+/// option but names a YAML file, `run` is put before it.
+fn with_run_shorthand(mut args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    use clap::CommandFactory;
+    let Some(first) = args.get(1).and_then(|arg| arg.to_str()) else {
+        return args;
+    };
+    let is_command = cli::Cli::command()
+        .get_subcommands()
+        .any(|command| command.get_name() == first || command.get_all_aliases().any(|alias| alias == first))
+        || first == "help";
+    let looks_like_flow = first.ends_with(".yaml") || first.ends_with(".yml");
+    if !is_command && !first.starts_with('-') && looks_like_flow {
+        args.insert(1, "run".into());
+    }
+    args
 }

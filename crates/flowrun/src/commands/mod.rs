@@ -3,6 +3,7 @@
 mod completions;
 mod connectors;
 mod graph;
+mod run;
 mod runs;
 mod schema;
 mod validate;
@@ -13,6 +14,7 @@ use crate::cli::{Cli, Command};
 
 pub fn run(cli: Cli) -> io::Result<u8> {
     match cli.command {
+        Command::Run(args) => run::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Graph(args) => graph::run(&args),

@@ -1,5 +1,5 @@
 //! `flowrun runs list|show`: the run history in the state store, read only. A store that does
-//! not exist is reported, never created.
+//! not exist is reported, never created. (`runs retry` runs flows: it lives in `run.rs`.)
 
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -24,6 +24,7 @@ pub fn run(args: &RunsArgs) -> io::Result<u8> {
         None => list(&args.list),
         Some(RunsCommand::List(list_args)) => list(list_args),
         Some(RunsCommand::Show(show_args)) => show(show_args),
+        Some(RunsCommand::Retry(retry_args)) => super::run::retry(retry_args),
     }
 }
 

@@ -18,6 +18,6 @@ mod secrets;
 #[cfg(test)]
 mod tests;
 
-pub use inputs::{InputError, parse_inputs};
-pub use project::{Overrides, PrepareError, Prepared, prepare, state_url_for_folder};
-pub use secrets::{SecretsProblem, secrets};
+pub use inputs::parse_inputs;
+pub use project::{Overrides, prepare, state_url_for_folder};
+pub use secrets::secrets;

@@ -4,6 +4,8 @@ use flowrun_flow::model::Flow;
 use proptest::prelude::*;
 use serde_json::json;
 
+use super::inputs::InputError;
+use super::project::Prepared;
 use super::*;
 
 fn flow(value: serde_json::Value) -> Flow {
