@@ -596,3 +596,170 @@ fn runs_retry_lands_the_broken_item() {
     assert_eq!(again.code, 0, "{}", again.transcript());
     assert!(again.stderr.contains("nothing left to replay"), "{}", again.stderr);
 }
+
+/// Every pipeline op, through the real binary: a document set reshaped into order lines,
+/// priced, grouped, totalled and batched.
+#[test]
+fn every_pipeline_op_runs_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "ops.yaml",
+        r#"flow: ops
+steps:
+  - id: docs
+    uses: core.value
+    with:
+      value:
+        - { id: d1, Lines: [{ Sku: A, Quantity: 2, internal: x }, { Sku: B, Quantity: 0, internal: x }] }
+        - { id: d2, Lines: [{ Sku: A, Quantity: 3, internal: x }, { Sku: C, Quantity: 1, internal: x }] }
+        - { id: d3, Lines: [{ Sku: C, Quantity: 1, internal: x }] }
+  - id: prices
+    uses: core.value
+    with: { value: [{ item_code: A, price: 10 }, { item_code: C, price: 5 }] }
+  - id: lines
+    transform:
+      input: "{{ steps.docs.output }}"
+      pipeline:
+        - select: "$[*].Lines[*]"
+        - filter: "item.Quantity > 0"
+        - map: { sku: "{{ item.Sku }}", qty: "{{ item.Quantity }}", internal: "{{ item.internal }}" }
+        - set: { source: conexiom }
+        - rename: { sku: item_code }
+        - remove: [internal]
+        - sort: { by: "item.item_code", order: desc }
+        - merge: { with: "{{ steps.prices.output }}", on: item_code }
+  - id: totals
+    transform:
+      input: "{{ steps.lines.output }}"
+      pipeline:
+        - group_by: "item.item_code"
+        - aggregate: { total: "sum(item.qty)", lines: "count()", value: "sum(item.qty * item.price)" }
+  - id: batches
+    transform:
+      input: "{{ steps.lines.output }}"
+      pipeline:
+        - dedupe: "item.item_code"
+        - chunk: 1
+        - skip: 1
+        - limit: 1
+        - flatten
+output:
+  lines: "{{ steps.lines.output }}"
+  totals: "{{ steps.totals.output }}"
+  batches: "{{ steps.batches.output }}"
+"#,
+    );
+    let run = flowrun(dir.path(), &["run", "ops.yaml"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(
+        json_of(&run),
+        json!({
+            "lines": [
+                { "item_code": "C", "qty": 1, "source": "conexiom", "price": 5 },
+                { "item_code": "C", "qty": 1, "source": "conexiom", "price": 5 },
+                { "item_code": "A", "qty": 2, "source": "conexiom", "price": 10 },
+                { "item_code": "A", "qty": 3, "source": "conexiom", "price": 10 },
+            ],
+            "totals": [
+                { "key": "C", "total": 2, "lines": 2, "value": 10 },
+                { "key": "A", "total": 5, "lines": 2, "value": 50 },
+            ],
+            "batches": [{ "item_code": "A", "qty": 2, "source": "conexiom", "price": 10 }],
+        })
+    );
+}
+
+/// A run killed in the middle of a `for_each` is `abandoned` once its lease expires, and
+/// `runs retry` finishes it without running the items that had finished.
+#[test]
+fn runs_retry_resumes_a_killed_run_without_redoing_finished_items() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "long.yaml",
+        "flow: long\nsteps:\n  - id: each\n    uses: core.sleep\n    for_each: [1, 2, 3, 4, 5, 6, 7, 8]\n    with: { duration: 250ms }\noutput: \"{{ steps.each.output | length }}\"\n",
+    );
+    let mut child = start(dir.path(), &["run", "long.yaml", "--lease", "1s"], &[]);
+    // Wait until some items are stored, then kill the process.
+    let started = Instant::now();
+    let run_id = loop {
+        assert!(started.elapsed() < Duration::from_secs(30), "no items were recorded");
+        pause(Duration::from_millis(100));
+        if let Some((run_id, done)) = items_done(dir.path())
+            && done >= 2
+        {
+            break run_id;
+        }
+    };
+    child.kill().unwrap();
+    let _ = finish(child);
+    let before = item_times(dir.path(), &run_id);
+    assert!(before.len() >= 2 && before.len() < 8, "{before:?}");
+    pause(Duration::from_millis(1200));
+
+    let retried = flowrun(dir.path(), &["runs", "retry", &run_id, "--format", "json"]);
+    assert_eq!(retried.code, 0, "{}", retried.transcript());
+    assert!(retried.stderr.contains("is now `abandoned`"), "{}", retried.stderr);
+    let envelope = json_of(&retried);
+    assert_eq!(
+        (envelope["status"].as_str(), envelope["output"].as_u64()),
+        (Some("success"), Some(8))
+    );
+    let after = item_times(dir.path(), &run_id);
+    assert_eq!(after.len(), 8);
+    for (index, started_at) in &before {
+        assert_eq!(after.get(index), Some(started_at), "item {index} ran again");
+    }
+}
+
+/// The newest run's id and how many of its items succeeded.
+fn items_done(dir: &Path) -> Option<(String, usize)> {
+    let path = dir.join(".flowrun/state.db");
+    if !path.exists() {
+        return None;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = flowrun_state::open(&format!("sqlite://{}", path.display()))
+            .await
+            .ok()?;
+        let run = store
+            .list_runs(&flowrun_state::RunFilter::default())
+            .await
+            .ok()?
+            .into_iter()
+            .next()?;
+        let records = store.step_records(&run.id).await.ok()?;
+        let done = records
+            .iter()
+            .filter(|r| r.item_index.is_some() && r.status == flowrun_state::StepStatus::Success)
+            .count();
+        Some((run.id, done))
+    })
+}
+
+/// Each succeeded item's start time, by index.
+fn item_times(dir: &Path, run_id: &str) -> std::collections::BTreeMap<u64, String> {
+    let path = dir.join(".flowrun/state.db");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = flowrun_state::open(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap();
+        store
+            .step_records(run_id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.status == flowrun_state::StepStatus::Success)
+            .filter_map(|r| Some((r.item_index?, format!("{:?}", r.started_at))))
+            .collect()
+    })
+}
