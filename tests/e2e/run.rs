@@ -763,3 +763,55 @@ fn item_times(dir: &Path, run_id: &str) -> std::collections::BTreeMap<u64, Strin
             .collect()
     })
 }
+
+#[test]
+fn dry_run_reads_runs_the_reads_and_lists_the_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "reads.yaml",
+        r#"flow: reads
+steps:
+  - id: read
+    uses: core.value
+    with: { value: [{ id: 7 }, { id: 9 }] }
+  - id: send
+    uses: core.log
+    for_each: "{{ steps.read.output }}"
+    with: { message: "create {{ item.id }} with {{ secrets.API_TOKEN }}" }
+  - id: count
+    transform:
+      input: "{{ steps.read.output }}"
+      pipeline: [{ aggregate: { n: "count()" } }]
+output: "{{ steps.count.output }}"
+"#,
+    );
+    let run = finish(start(
+        dir.path(),
+        &["run", "--dry-run=reads", "reads.yaml"],
+        &[("API_TOKEN", "canary-reads-55Lk")],
+    ));
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    assert_eq!(
+        json_of(&run),
+        json!({ "n": 2 }),
+        "later steps rendered with the data the read returned"
+    );
+    assert!(run.stderr.contains("2 write calls not sent"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(r#"send item 1 (core.log): {"message":"***"}"#),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains("canary-reads-55Lk") && !run.stderr.contains("canary-reads-55Lk"));
+    assert!(!dir.path().join(".flowrun").exists(), "a dry run creates no store");
+
+    let json = finish(start(
+        dir.path(),
+        &["run", "--dry-run=reads", "--format", "json", "reads.yaml"],
+        &[("API_TOKEN", "x")],
+    ));
+    let envelope = json_of(&json);
+    assert_eq!(envelope["not_sent"].as_array().map(Vec::len), Some(2));
+    assert_eq!(envelope["not_sent"][0]["step"], "send");
+}

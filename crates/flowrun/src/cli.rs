@@ -96,10 +96,12 @@ pub struct RunArgs {
     /// Ignore stored cursors: incremental steps start from `initial`.
     #[arg(long)]
     pub full: bool,
-    /// Plan only: print the steps by level with their parameters rendered as far as they can
-    /// be (secrets as ***). Calls nothing and stores nothing.
-    #[arg(long)]
-    pub dry_run: bool,
+    /// `--dry-run` (= `plan`): print the steps by level with their parameters rendered as far
+    /// as they can be (secrets as ***); calls nothing. `--dry-run=reads`: also run the modules
+    /// that only read, so later steps render with real data, and list the writes that would
+    /// be sent. Neither stores a run or moves a cursor.
+    #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "plan", value_name = "WHAT")]
+    pub dry_run: Option<DryRun>,
     /// How to print the result: the output JSON (`human`) or one envelope with every step
     /// (`json`).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
@@ -114,6 +116,14 @@ pub struct RunArgs {
     /// died is `abandoned` once it expires.
     #[arg(long, value_name = "DURATION", hide = true)]
     pub lease: Option<flowrun_flow::Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRun {
+    /// The plan and the parameters known before anything runs.
+    Plan,
+    /// Run the reads, show the writes.
+    Reads,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

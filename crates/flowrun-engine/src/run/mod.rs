@@ -34,7 +34,7 @@ use tracing::Instrument;
 
 use crate::plan::{Action, Plan};
 
-pub use outcome::{Event, Observer, RunOutcome, StepSummary};
+pub use outcome::{Event, NotSent, Observer, RunOutcome, StepSummary};
 pub use preview::{Preview, StepPreview, preview};
 
 use context::{RunNames, StepsView, run_scope};
@@ -65,6 +65,10 @@ pub struct EngineOptions {
     pub lease_owner: String,
     /// Told about each step as it starts and ends (the progress display).
     pub observer: Option<Observer>,
+    /// `--dry-run=reads`: modules that only read are called, modules that write are not (their
+    /// calls are listed in the outcome's `not_sent`, with output `null`); stored cursors are
+    /// read, but nothing is written to the store: no run, no record, no cursor.
+    pub only_reads: bool,
 }
 
 impl Default for EngineOptions {
@@ -74,6 +78,7 @@ impl Default for EngineOptions {
             lease: DEFAULT_LEASE,
             lease_owner: default_lease_owner(),
             observer: None,
+            only_reads: false,
         }
     }
 }
@@ -154,6 +159,8 @@ pub(crate) struct Shared {
     pub observer: Option<Observer>,
     /// Set when the run replays a stored run (`runs retry`).
     pub replay: Option<Arc<replay::ReplayState>>,
+    /// Set under `--dry-run=reads`: the writes not sent.
+    pub not_sent: Option<std::sync::Mutex<Vec<NotSent>>>,
 }
 
 impl Shared {
@@ -180,7 +187,7 @@ impl Engine {
     /// status `failed`.
     pub async fn run(&self, plan: Arc<Plan>, request: RunRequest) -> Result<RunOutcome, EngineError> {
         let modules = self.modules(&plan)?;
-        let run_id = match &self.store {
+        let run_id = match self.writable_store() {
             Some(store) => {
                 store
                     .create_run(NewRun {
@@ -252,11 +259,12 @@ impl Engine {
                 modules,
                 connections,
                 cursors,
-                store: self.store.clone(),
+                store: self.writable_store().cloned(),
                 limiter: Semaphore::new(self.options.max_concurrency.max(1)),
                 redactor: Redactor::new(request.secrets.values()),
                 observer: self.options.observer.clone(),
                 replay: replay.as_ref().map(|loaded| loaded.state.clone()),
+                not_sent: self.options.only_reads.then(Default::default),
             });
 
             let done = replay.map(|loaded| loaded.done).unwrap_or_default();
@@ -312,7 +320,7 @@ impl Engine {
             let (status, output, error) = self.output(&shared, status, error);
             let mut outcome = outcome::build(&shared, &results, status, output, error);
             outcome.incomplete = still_open;
-            if let Some(store) = &self.store {
+            if let Some(store) = self.writable_store() {
                 let finished = store
                     .finish_run(FinishRun {
                         run_id: run_id.clone(),
@@ -336,6 +344,11 @@ impl Engine {
         }
         .instrument(span)
         .await
+    }
+
+    /// The store to write to: none under `--dry-run=reads`.
+    fn writable_store(&self) -> Option<&Arc<dyn StateStore>> {
+        self.store.as_ref().filter(|_| !self.options.only_reads)
     }
 
     /// The module of every module step, or why one is missing.
@@ -363,7 +376,7 @@ impl Engine {
 
     /// Extends the run's lease every third of its length; a lost lease stops the run.
     fn start_heartbeat(&self, run_id: &str, cancel: &CancellationToken) -> tokio::task::JoinHandle<()> {
-        let Some(store) = self.store.clone() else {
+        let Some(store) = self.writable_store().cloned() else {
             return tokio::spawn(async {});
         };
         let (run_id, owner, lease, cancel) = (

@@ -29,6 +29,21 @@ pub struct RunOutcome {
     /// The cursors committed with the run's end (none unless success or partial).
     #[serde(skip)]
     pub cursors: Vec<CursorUpdate>,
+    /// Under `--dry-run=reads`: every call of a module that writes, with the parameters it
+    /// would have been sent (secrets as `***`), in the order the calls came.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_sent: Option<Vec<NotSent>>,
+}
+
+/// A write that a `--dry-run=reads` run did not send.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotSent {
+    pub step: String,
+    pub uses: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item_index: Option<usize>,
+    /// The rendered `with:`, secrets as `***`.
+    pub with: Json,
 }
 
 /// One step of a run's outcome.
@@ -110,5 +125,9 @@ pub(super) fn build(
         steps,
         incomplete,
         cursors,
+        not_sent: shared
+            .not_sent
+            .as_ref()
+            .map(|list| list.lock().map(|list| list.clone()).unwrap_or_default()),
     }
 }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::attempt::{CallSettings, call_with_retries};
-use super::outcome::Event;
+use super::outcome::{Event, NotSent};
 use super::record::{self, Outcome};
 use super::{Shared, json_value};
 use crate::plan::{Action, DependencyKind, ItemKey, PlannedCondition, PlannedOnError, PlannedStep};
@@ -546,7 +546,12 @@ async fn attempt(
     cancel: &CancellationToken,
 ) -> Attempt {
     match &step.action {
-        Action::Module { params, connection, .. } => {
+        Action::Module {
+            params,
+            connection,
+            kind,
+            uses,
+        } => {
             let rendered = match params.render(scope) {
                 Ok(rendered) => rendered,
                 Err(e) => {
@@ -558,6 +563,25 @@ async fn attempt(
                 }
             };
             let parameters = Some(rendered.redacted());
+            if let Some(not_sent) = &shared.not_sent
+                && !kind.is_some_and(|kind| kind.is_read_only())
+            {
+                // `--dry-run=reads`: a write is shown, never sent.
+                let redacted = shared.redactor.redact_json(&rendered.redacted());
+                if let Ok(mut list) = not_sent.lock() {
+                    list.push(NotSent {
+                        step: step.id.clone(),
+                        uses: uses.clone(),
+                        item_index,
+                        with: redacted,
+                    });
+                }
+                return Attempt {
+                    result: Ok(Value::from(())),
+                    attempts: 0,
+                    parameters,
+                };
+            }
             let connection = match connection.as_ref().map(|name| (name, shared.connections.get(name))) {
                 None => None,
                 Some((_, Some(Ok(config)))) => Some(config.clone()),

@@ -53,8 +53,8 @@ impl Module for TestModule {
         probe.calls.fetch_add(1, Ordering::SeqCst);
         probe.seen.lock().unwrap().push(params.clone());
         match self.name {
-            // Returns its parameters.
-            "echo" => Ok(params),
+            // Returns its parameters (`read` is the same, as a module that only reads).
+            "echo" | "read" => Ok(params),
             // Waits `ms`, counting calls in flight.
             "slow" => {
                 let now = probe.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
@@ -111,7 +111,7 @@ struct TestConnector {
     probe: Arc<Probe>,
 }
 
-const MODULES: [&str; 4] = ["echo", "slow", "meet", "flaky"];
+const MODULES: [&str; 5] = ["echo", "slow", "meet", "flaky", "read"];
 
 impl Connector for TestConnector {
     fn name(&self) -> &str {
@@ -128,7 +128,11 @@ impl Connector for TestConnector {
                 .iter()
                 .map(|name| ModuleSpec {
                     name: (*name).to_owned(),
-                    kind: ModuleKind::Action,
+                    kind: if *name == "read" {
+                        ModuleKind::Get
+                    } else {
+                        ModuleKind::Action
+                    },
                     description: "A test module.".to_owned(),
                     params_schema: json!({ "type": "object" }),
                     output_schema: json!({}),
@@ -874,5 +878,52 @@ async fn a_failed_run_is_retried_without_running_finished_steps_again() {
         harness.probe.calls.load(Ordering::SeqCst) - calls,
         1,
         "only b ran again"
+    );
+}
+
+#[tokio::test]
+async fn dry_run_reads_calls_reads_shows_writes_and_stores_nothing() {
+    const SECRET: &str = "dry-reads-secret-P0";
+    let harness = Harness::new().await;
+    let flow = r#"flow: t
+steps:
+  - id: read
+    uses: test.read
+    with: { n: "{{ cursor + 1 }}" }
+    incremental: { cursor: "{{ output.n }}", initial: 0 }
+  - id: write
+    uses: test.echo
+    for_each: [1, 2]
+    with: { got: "{{ steps.read.output.n + item }}", auth: "{{ secrets.T }}" }
+output: "{{ steps.read.output.n }}"
+"#;
+    let mut engine = harness.engine();
+    engine.options.only_reads = true;
+    let mut request = request();
+    request.secrets.insert("T".to_owned(), Secret::new(SECRET));
+    let outcome = engine.run(harness.plan(flow), request).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Success, "{outcome:#?}");
+    assert_eq!(outcome.output, Some(json!(1)), "the read ran, with the data it read");
+    assert_eq!(
+        harness.probe.calls.load(Ordering::SeqCst),
+        1,
+        "only the read was called"
+    );
+    let not_sent = serde_json::to_value(&outcome.not_sent).unwrap();
+    assert_eq!(
+        not_sent,
+        json!([
+            { "step": "write", "uses": "test.echo", "item_index": 0, "with": { "got": 2, "auth": "***" } },
+            { "step": "write", "uses": "test.echo", "item_index": 1, "with": { "got": 3, "auth": "***" } },
+        ])
+    );
+    assert!(
+        harness.store.list_runs(&RunFilter::default()).await.unwrap().is_empty(),
+        "no run is stored"
+    );
+    assert_eq!(
+        harness.store.cursor("t", "read").await.unwrap(),
+        None,
+        "no cursor is committed"
     );
 }

@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{DiagnosticFormat, LogFormat, OutputFormat, RunArgs, RunsRetryArgs};
+use crate::cli::{DiagnosticFormat, DryRun, LogFormat, OutputFormat, RunArgs, RunsRetryArgs};
 use crate::discover::{self, FileKind};
 use crate::render::diagnostics::render;
 use crate::run::{dry_run, logging, output, progress::Progress};
@@ -45,7 +45,7 @@ pub fn run(args: &RunArgs) -> io::Result<u8> {
         Err(code) => return Ok(code),
     };
     let request = ready.request(inputs, trigger, args.full);
-    if args.dry_run {
+    if args.dry_run == Some(DryRun::Plan) {
         dry_run::print(&preview(&ready.plan, &request), args.format)?;
         return Ok(exit_code::SUCCESS);
     }
@@ -57,7 +57,13 @@ pub fn run(args: &RunArgs) -> io::Result<u8> {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
-        let Some(engine) = engine(&ready.state_url, &settings).await else {
+        let only_reads = args.dry_run == Some(DryRun::Reads);
+        let engine = if only_reads {
+            reads_engine(&ready.state_url, &settings).await
+        } else {
+            engine(&ready.state_url, &settings).await
+        };
+        let Some(engine) = engine else {
             return Ok(exit_code::FAILURE);
         };
         let (engine, progress) = with_progress(engine, &settings, flow.steps.len());
@@ -247,6 +253,27 @@ async fn engine(state_url: &str, settings: &Settings) -> Option<Engine> {
     if let Some(lease) = settings.lease {
         engine.options.lease = lease.as_std();
     }
+    Some(engine)
+}
+
+/// The engine of `--dry-run=reads`: it reads stored cursors when the store exists, and
+/// writes nothing (no store is created, no run is marked abandoned).
+async fn reads_engine(state_url: &str, settings: &Settings) -> Option<Engine> {
+    let exists = flowrun_state::sqlite_path(state_url).is_ok_and(|path| path.exists());
+    let store = if exists {
+        match flowrun_state::open(state_url).await {
+            Ok(store) => Some(store),
+            Err(error) => {
+                eprintln!("error: the state store {state_url} cannot be opened: {error}");
+                return None;
+            }
+        }
+    } else {
+        None
+    };
+    let mut engine = Engine::new(Arc::new(catalog::registry()), store);
+    engine.options.only_reads = true;
+    engine.options.max_concurrency = settings.max_concurrency;
     Some(engine)
 }
 

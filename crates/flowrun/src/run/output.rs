@@ -37,11 +37,30 @@ pub fn envelope(outcome: &RunOutcome) -> Json {
     if let Some(error) = &outcome.error {
         envelope["error"] = error.clone();
     }
+    if let Some(not_sent) = &outcome.not_sent {
+        envelope["not_sent"] = serde_json::to_value(not_sent).unwrap_or_default();
+    }
     envelope
 }
 
 fn human(outcome: &RunOutcome) -> io::Result<()> {
     let mut stderr = io::stderr().lock();
+    if let Some(not_sent) = &outcome.not_sent {
+        writeln!(
+            stderr,
+            "dry run (reads): nothing was stored; {} write call{} not sent{}",
+            not_sent.len(),
+            if not_sent.len() == 1 { "" } else { "s" },
+            if not_sent.is_empty() { "" } else { ":" }
+        )?;
+        for call in not_sent {
+            let item = call
+                .item_index
+                .map(|index| format!(" item {index}"))
+                .unwrap_or_default();
+            writeln!(stderr, "  {}{item} ({}): {}", call.step, call.uses, call.with)?;
+        }
+    }
     match outcome.status {
         RunStatus::Success | RunStatus::Partial => {
             let output = outcome.output.clone().unwrap_or(Json::Null);
