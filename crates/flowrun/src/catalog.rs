@@ -3,7 +3,15 @@
 use flowrun_connect::registry::Registry;
 use flowrun_flow::catalog::Catalog;
 
-pub fn builtin() -> Catalog {
+/// The catalog, built once per process: its module schemas (and the validators compiled from
+/// them) are shared by every command that needs them, e.g. `run` validates, prepares and plans
+/// with the same one.
+pub fn builtin() -> &'static Catalog {
+    static CATALOG: std::sync::LazyLock<Catalog> = std::sync::LazyLock::new(build);
+    &CATALOG
+}
+
+fn build() -> Catalog {
     Catalog::new(vec![
         flowrun_connector_http::spec(),
         flowrun_connector_onecrm::spec(),

@@ -18,7 +18,7 @@ pub fn run(args: &GraphArgs) -> io::Result<u8> {
     let catalog = catalog::builtin();
     let checked = super::validate::check(
         &[(args.file.clone(), FileKind::Flow)],
-        &catalog,
+        catalog,
         super::validate::Keep::Reports,
     )?;
     let errors = checked.diagnostics.iter().any(|diagnostic| diagnostic.is_error());

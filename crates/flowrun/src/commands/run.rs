@@ -147,7 +147,7 @@ fn load_flow(file: &Path) -> io::Result<Result<Flow, u8>> {
     let catalog = catalog::builtin();
     let checked = super::validate::check(
         &[(file.to_path_buf(), FileKind::Flow)],
-        &catalog,
+        catalog,
         super::validate::Keep::Reports,
     )?;
     let flow = checked.flows.into_iter().next().and_then(|(_, report)| report.flow);
@@ -206,7 +206,7 @@ fn ready(
         .filter_map(|name| Some((name.clone(), std::env::var(name).ok()?)))
         .collect();
     logging::init(log_format, Arc::new(Redactor::new(secrets.values())));
-    let plan = match Plan::new(flow, &prepared.connections, &catalog::builtin()) {
+    let plan = match Plan::new(flow, &prepared.connections, catalog::builtin()) {
         Ok(plan) => Arc::new(plan),
         Err(problems) => return invalid(&problems).map(Err),
     };
@@ -348,14 +348,7 @@ fn find_flow(flow_id: &str) -> io::Result<Option<PathBuf>> {
             continue;
         }
         let bytes = std::fs::read(&path)?;
-        let report = flowrun_flow::validate_flow(
-            &path,
-            &bytes,
-            flowrun_flow::Context {
-                catalog: &catalog,
-                project: None,
-            },
-        );
+        let report = flowrun_flow::validate_flow(&path, &bytes, flowrun_flow::Context { catalog, project: None });
         if report.flow.is_some_and(|flow| flow.flow == flow_id) {
             return Ok(Some(path));
         }

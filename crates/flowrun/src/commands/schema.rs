@@ -5,7 +5,7 @@ use crate::{catalog, exit_code};
 
 pub fn run(args: &SchemaArgs) -> io::Result<u8> {
     let schema = match args.kind {
-        SchemaKind::Flow => flowrun_flow::schema::editor_flow_schema(&catalog::builtin()),
+        SchemaKind::Flow => flowrun_flow::schema::editor_flow_schema(catalog::builtin()),
         SchemaKind::Project => flowrun_flow::schema::project_schema(),
     };
     let mut stdout = io::stdout().lock();

@@ -29,7 +29,7 @@ pub fn run(args: &ValidateArgs) -> io::Result<u8> {
         }
     };
     let catalog = catalog::builtin();
-    let checked = check(&files, &catalog, Keep::Summaries)?;
+    let checked = check(&files, catalog, Keep::Summaries)?;
     render(args.format, &checked.diagnostics, checked.n_files)?;
     let failed = checked
         .diagnostics

@@ -129,7 +129,7 @@ fn load_project(path: &Path) -> Result<Project, PrepareError> {
         path: path.to_path_buf(),
         reason: error.to_string(),
     })?;
-    flowrun_flow::validate_project(path, &bytes, &catalog::builtin())
+    flowrun_flow::validate_project(path, &bytes, catalog::builtin())
         .project
         .ok_or_else(|| PrepareError::ProjectInvalid {
             path: path.to_path_buf(),
