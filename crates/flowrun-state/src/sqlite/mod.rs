@@ -90,8 +90,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(options.busy_timeout)
             .foreign_keys(true);
+        // No ping before each use: a local file does not drop connections, and the ping is a
+        // round trip to the connection's thread on every write.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(connect.clone())
             .await
             .map_err(|error| StateError::backend(format!("opening {}", path.display()), error))?;
@@ -100,6 +103,7 @@ impl SqliteStore {
         })?;
         let reader = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
+            .test_before_acquire(false)
             .connect_with(connect)
             .await
             .map_err(|error| StateError::backend(format!("opening {}", path.display()), error))?;
