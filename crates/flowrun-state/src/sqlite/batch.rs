@@ -1,19 +1,17 @@
 //! Group commit of step records: results that finish while another is being written share the
 //! next transaction, so a wide fan-out or a `for_each` with concurrency pays one commit for
-//! many records. Each caller still gets its answer only after its record is committed, so
+//! many records (leader-based: whoever gets the connection writes everything waiting). Each caller still gets its answer only after its record is committed, so
 //! "durable when `record_step` returns" holds; a record that fails fails alone; a lone record
 //! is written without a transaction around it (one statement is its own transaction).
 
-use sqlx::SqlitePool;
-use tokio::sync::{mpsc, oneshot};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
+use std::sync::Arc;
+
+use sqlx::Connection;
+use tokio::sync::oneshot;
 
 use crate::error::StateError;
 use crate::payload::Encoded;
-
-/// Records written in one transaction at most.
-const MAX_BATCH: usize = 256;
-/// Records waiting for the writer at most; callers beyond wait for room.
-const QUEUE: usize = 1024;
 
 /// One encoded step record, ready to bind.
 pub(super) struct StepRow {
@@ -38,63 +36,97 @@ struct Pending {
     reply: oneshot::Sender<Result<(), StateError>>,
 }
 
-/// The sending side: cheap to clone; the writer task ends when every clone is dropped.
+/// Step records waiting to be written, and the connection that writes them. The first caller
+/// to get the connection writes every record waiting (its own and those that came while the
+/// connection was busy) in one transaction, and answers each caller: no task sits between a
+/// caller and the database.
 #[derive(Debug, Clone)]
 pub(super) struct StepWriter {
-    sender: mpsc::Sender<Pending>,
+    queue: Arc<std::sync::Mutex<Vec<Pending>>>,
+    connection: Arc<tokio::sync::Mutex<SqliteConnection>>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.row.operation)
+    }
 }
 
 impl StepWriter {
-    /// Starts the writer task on the current tokio runtime.
-    pub(super) fn start(pool: SqlitePool) -> StepWriter {
-        let (sender, receiver) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(pool, receiver));
-        StepWriter { sender }
+    /// Opens the writer's own connection.
+    ///
+    /// Why its own connection: a pooled connection costs a check-out and a return per use,
+    /// about 100 µs, more than the insert itself (about 40 µs); a step's result waits for its
+    /// write, so a chain of steps pays it at every step. The store's other writes use the
+    /// writer pool; both wait on SQLite's busy timeout when they meet.
+    pub(super) async fn start(options: &SqliteConnectOptions) -> Result<StepWriter, sqlx::Error> {
+        let connection = SqliteConnection::connect_with(options).await?;
+        Ok(StepWriter {
+            queue: Arc::default(),
+            connection: Arc::new(tokio::sync::Mutex::new(connection)),
+        })
     }
 
     /// Writes the row; returns once it is committed.
     pub(super) async fn write(&self, row: StepRow) -> Result<(), StateError> {
-        let (reply, answer) = oneshot::channel();
-        let stopped = || StateError::backend_message("recording a step result", "the store's writer has stopped");
-        self.sender.send(Pending { row, reply }).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        let (reply, mut answer) = oneshot::channel();
+        self.lock_queue().push(Pending { row, reply });
+        // Either a leader writes this record (and answers), or this caller gets the connection
+        // and becomes the leader.
+        let mut connection = tokio::select! {
+            biased;
+            answered = &mut answer => return answered.unwrap_or_else(|_| Err(interrupted())),
+            connection = self.connection.lock() => connection,
+        };
+        let batch: Vec<Pending> = std::mem::take(&mut *self.lock_queue());
+        if !batch.is_empty() {
+            // Answers are sent before the connection is released: a caller whose record an
+            // earlier batch took finds its answer waiting when it gets the connection.
+            write_batch(&mut connection, batch).await;
+        }
+        drop(connection);
+        answer.try_recv().unwrap_or_else(|_| Err(interrupted()))
+    }
+
+    fn lock_queue(&self) -> std::sync::MutexGuard<'_, Vec<Pending>> {
+        // A panic while holding this lock cannot leave the list half-changed (push or take).
+        self.queue.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-async fn write_batches(pool: SqlitePool, mut receiver: mpsc::Receiver<Pending>) {
-    while let Some(first) = receiver.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(pending) => batch.push(pending),
-                Err(_) => break,
+fn interrupted() -> StateError {
+    StateError::backend_message(
+        "recording a step result",
+        "the write was interrupted before it was answered",
+    )
+}
+
+/// Writes a batch and answers each caller.
+async fn write_batch(connection: &mut SqliteConnection, batch: Vec<Pending>) {
+    let mut replies = Vec::with_capacity(batch.len());
+    let mut rows = Vec::with_capacity(batch.len());
+    for Pending { mut row, reply } in batch {
+        replies.push((std::mem::take(&mut row.operation), reply));
+        rows.push(row);
+    }
+    if rows.len() == 1 {
+        let row = rows.pop().expect("one record");
+        let result = insert(&mut *connection, row).await;
+        let (operation, reply) = replies.pop().expect("one caller");
+        let _ = reply.send(result.map_err(|error| StateError::backend(operation, error)));
+        return;
+    }
+    match write_all(connection, rows).await {
+        Ok(results) => {
+            for ((operation, reply), result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result.map_err(|error| StateError::backend(operation, error)));
             }
         }
-        let mut replies = Vec::with_capacity(batch.len());
-        let mut rows = Vec::with_capacity(batch.len());
-        for Pending { mut row, reply } in batch {
-            replies.push((std::mem::take(&mut row.operation), reply));
-            rows.push(row);
-        }
-        if rows.len() == 1 {
-            let row = rows.pop().expect("one record");
-            let result = insert(&pool, row).await;
-            let (operation, reply) = replies.pop().expect("one caller");
-            let _ = reply.send(result.map_err(|error| StateError::backend(operation, error)));
-            continue;
-        }
-        match write_all(&pool, rows).await {
-            Ok(results) => {
-                for ((operation, reply), result) in replies.into_iter().zip(results) {
-                    let _ = reply.send(result.map_err(|error| StateError::backend(operation, error)));
-                }
-            }
-            Err(error) => {
-                // The commit failed: nothing of the batch is in. Each caller hears why.
-                let message = error.to_string();
-                for (operation, reply) in replies {
-                    let _ = reply.send(Err(StateError::backend_message(operation, &message)));
-                }
+        Err(error) => {
+            // The commit failed: nothing of the batch is in. Each caller hears why.
+            let message = error.to_string();
+            for (operation, reply) in replies {
+                let _ = reply.send(Err(StateError::backend_message(operation, &message)));
             }
         }
     }
@@ -102,8 +134,11 @@ async fn write_batches(pool: SqlitePool, mut receiver: mpsc::Receiver<Pending>) 
 
 /// Inserts every row in one transaction. A row that fails (a constraint) fails alone: SQLite
 /// undoes that statement, the transaction goes on. Errs only when the transaction itself does.
-async fn write_all(pool: &SqlitePool, rows: Vec<StepRow>) -> Result<Vec<Result<(), sqlx::Error>>, sqlx::Error> {
-    let mut transaction = pool.begin().await?;
+async fn write_all(
+    connection: &mut SqliteConnection,
+    rows: Vec<StepRow>,
+) -> Result<Vec<Result<(), sqlx::Error>>, sqlx::Error> {
+    let mut transaction = connection.begin().await?;
     let mut results = Vec::with_capacity(rows.len());
     for row in rows {
         results.push(insert(&mut *transaction, row).await);

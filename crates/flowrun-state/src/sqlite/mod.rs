@@ -1,8 +1,9 @@
 //! The embedded SQLite store: one file, WAL journal, migrations applied at open.
 //!
 //! Writes go through one writer connection (a pool of one), so in-process writers queue on
-//! the pool instead of spinning on SQLite's busy handler; step records that arrive together
-//! share one transaction (group commit, `batch.rs`); reads use their own pool, which WAL
+//! the pool instead of spinning on SQLite's busy handler, except step records: they have a
+//! connection of their own, and those that arrive together share one transaction (group
+//! commit, `batch.rs`); reads use their own pool, which WAL
 //! lets run beside the writer. Multi-statement writes are `BEGIN IMMEDIATE` transactions so
 //! another process writing the same file waits on the busy timeout instead of failing.
 //! sqlx runs each SQLite connection on its own thread: no query blocks a tokio worker.
@@ -104,11 +105,14 @@ impl SqliteStore {
         let reader = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
             .test_before_acquire(false)
-            .connect_with(connect)
+            .connect_with(connect.clone())
+            .await
+            .map_err(|error| StateError::backend(format!("opening {}", path.display()), error))?;
+        let steps = batch::StepWriter::start(&connect)
             .await
             .map_err(|error| StateError::backend(format!("opening {}", path.display()), error))?;
         Ok(SqliteStore {
-            steps: batch::StepWriter::start(writer.clone()),
+            steps,
             writer,
             reader,
             limits: options.limits,
