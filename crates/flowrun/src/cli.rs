@@ -102,6 +102,13 @@ pub struct RunArgs {
     /// be sent. Neither stores a run or moves a cursor.
     #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "plan", value_name = "WHAT")]
     pub dry_run: Option<DryRun>,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
+}
+
+/// How a run (`run`, `runs retry`) is executed and reported.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExecutionArgs {
     /// How to print the result: the output JSON (`human`) or one envelope with every step
     /// (`json`).
     #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
@@ -257,15 +264,8 @@ pub struct RunsRetryArgs {
     pub secrets: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArgs,
-    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
-    pub format: OutputFormat,
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
-    /// Module calls in flight at once across the run.
-    #[arg(long, value_name = "N", default_value_t = flowrun_engine::run::DEFAULT_MAX_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
-    pub max_concurrency: usize,
-    #[arg(long, value_name = "DURATION", hide = true)]
-    pub lease: Option<flowrun_flow::Duration>,
+    #[command(flatten)]
+    pub execution: ExecutionArgs,
 }
 
 /// Which state store `flowrun runs` reads.

@@ -43,13 +43,18 @@ pub(super) async fn schedule(
             }
         }
     }
-    let mut ready: VecDeque<usize> = indexes.iter().copied().filter(|&i| waiting[i] == 0).collect();
-    let mut results: Vec<Option<StepResult>> = vec![None; n];
+    let ready: VecDeque<usize> = indexes.iter().copied().filter(|&i| waiting[i] == 0).collect();
+    let mut tracker = Tracker {
+        results: vec![None; n],
+        dependents,
+        waiting,
+        ready,
+    };
     let mut tasks = JoinSet::new();
     let mut task_step: HashMap<tokio::task::Id, usize> = HashMap::new();
 
     loop {
-        while let Some(index) = ready.pop_front() {
+        while let Some(index) = tracker.ready.pop_front() {
             let step = &plan.steps[index];
             let not_run = if cancel.is_cancelled() {
                 Some(StepResult::not_run(StepStatus::Cancelled, None))
@@ -84,15 +89,7 @@ pub(super) async fn schedule(
                         step: step.id.clone(),
                         status: result.status,
                     });
-                    end(
-                        shared,
-                        index,
-                        result,
-                        &mut results,
-                        &dependents,
-                        &mut waiting,
-                        &mut ready,
-                    );
+                    tracker.end(shared, index, result);
                 }
                 None => {
                     let handle = tasks
@@ -119,41 +116,35 @@ pub(super) async fn schedule(
             tracing::info!(step = %plan.steps[index].id, "a step failed: stopping the run");
             cancel.cancel();
         }
-        end(
-            shared,
-            index,
-            result,
-            &mut results,
-            &dependents,
-            &mut waiting,
-            &mut ready,
-        );
+        tracker.end(shared, index, result);
     }
-    results
+    tracker.results
 }
 
-/// Publishes a step's end to `steps` and readies the dependents it was the last wait of.
-fn end(
-    shared: &Shared,
-    index: usize,
-    result: StepResult,
-    results: &mut [Option<StepResult>],
-    dependents: &[Vec<usize>],
-    waiting: &mut [usize],
-    ready: &mut VecDeque<usize>,
-) {
-    let output = if result.has_output {
-        result.output.clone()
-    } else {
-        flowrun_expr::Value::from(())
-    };
-    let error = result.error.as_ref().map(flowrun_expr::from_json);
-    shared.steps.set(index, result.status, output, error);
-    results[index] = Some(result);
-    for &dependent in &dependents[index] {
-        waiting[dependent] -= 1;
-        if waiting[dependent] == 0 {
-            ready.push_back(dependent);
+/// Which steps have ended and which wait for how many others.
+struct Tracker {
+    results: Vec<Option<StepResult>>,
+    dependents: Vec<Vec<usize>>,
+    waiting: Vec<usize>,
+    ready: VecDeque<usize>,
+}
+
+impl Tracker {
+    /// Publishes a step's end to `steps` and readies the dependents it was the last wait of.
+    fn end(&mut self, shared: &Shared, index: usize, result: StepResult) {
+        let output = if result.has_output {
+            result.output.clone()
+        } else {
+            flowrun_expr::Value::from(())
+        };
+        let error = result.error.as_ref().map(flowrun_expr::from_json);
+        shared.steps.set(index, result.status, output, error);
+        self.results[index] = Some(result);
+        for &dependent in &self.dependents[index] {
+            self.waiting[dependent] -= 1;
+            if self.waiting[dependent] == 0 {
+                self.ready.push_back(dependent);
+            }
         }
     }
 }

@@ -154,22 +154,7 @@ async fn run_step(shared: Arc<Shared>, index: usize, cancel: CancellationToken, 
     }
     let prepared = prepare(&shared, step, scope);
     let mut result = match prepared {
-        Err(failure) => {
-            let (status, output, has_output, incomplete, error) =
-                directive(&shared, step, &shared.scope, failure, None, json!({})).await;
-            StepResult {
-                status,
-                has_output,
-                output,
-                error: Some(error),
-                attempts: 0,
-                incomplete,
-                new_cursor: None,
-                items: None,
-                duration: Duration::ZERO,
-                parameters_for_record: None,
-            }
-        }
+        Err(failure) => failed_before_calling(&shared, step, &shared.scope, failure).await,
         Ok(None) => {
             tracing::info!("skipped: its `if` is false");
             StepResult::not_run(StepStatus::Skipped, None)
@@ -234,6 +219,25 @@ async fn end_step(
         status: result.status,
     });
     result
+}
+
+/// A step that failed before any call (its cursor, `if` or `for_each` could not be
+/// evaluated), after its error directive.
+async fn failed_before_calling(shared: &Shared, step: &PlannedStep, scope: &Scope, failure: Failure) -> StepResult {
+    let (status, output, has_output, incomplete, error) =
+        directive(shared, step, scope, failure, None, json!({})).await;
+    StepResult {
+        status,
+        has_output,
+        output,
+        error: Some(error),
+        attempts: 0,
+        incomplete,
+        new_cursor: None,
+        items: None,
+        duration: Duration::ZERO,
+        parameters_for_record: None,
+    }
 }
 
 /// The step's scope with `cursor`, or `None` when its `if` is false.
@@ -313,21 +317,7 @@ async fn for_each(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cance
     let items = match list {
         Ok(items) => items,
         Err(message) => {
-            let failure = Failure::new(ErrorKind::Invalid, message);
-            let (status, output, has_output, incomplete, error) =
-                directive(shared, step, scope, failure, None, json!({})).await;
-            return StepResult {
-                status,
-                has_output,
-                output,
-                error: Some(error),
-                attempts: 0,
-                incomplete,
-                new_cursor: None,
-                items: None,
-                duration: Duration::ZERO,
-                parameters_for_record: None,
-            };
+            return failed_before_calling(shared, step, scope, Failure::new(ErrorKind::Invalid, message)).await;
         }
     };
     shared.observe(Event::StepStarted {

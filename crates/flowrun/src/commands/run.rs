@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{DiagnosticFormat, DryRun, LogFormat, OutputFormat, RunArgs, RunsRetryArgs};
+use crate::cli::{DiagnosticFormat, DryRun, ExecutionArgs, LogFormat, OutputFormat, RunArgs, RunsRetryArgs};
 use crate::discover::{self, FileKind};
 use crate::render::diagnostics::render;
 use crate::run::{dry_run, logging, output, progress::Progress};
@@ -40,33 +40,28 @@ pub fn run(args: &RunArgs) -> io::Result<u8> {
         state: args.state.as_deref(),
         secrets_file: args.secrets.as_deref(),
     };
-    let ready = match ready(&args.file, &flow, overrides, args.log_format)? {
+    let ready = match ready(&args.file, &flow, overrides, args.execution.log_format)? {
         Ok(ready) => ready,
         Err(code) => return Ok(code),
     };
     let request = ready.request(inputs, trigger, args.full);
     if args.dry_run == Some(DryRun::Plan) {
-        dry_run::print(&preview(&ready.plan, &request), args.format)?;
+        dry_run::print(&preview(&ready.plan, &request), args.execution.format)?;
         return Ok(exit_code::SUCCESS);
     }
-    let settings = Settings {
-        format: args.format,
-        log_format: args.log_format,
-        max_concurrency: args.max_concurrency,
-        lease: args.lease,
-    };
+    let settings = &args.execution;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         let only_reads = args.dry_run == Some(DryRun::Reads);
         let engine = if only_reads {
-            reads_engine(&ready.state_url, &settings).await
+            reads_engine(&ready.state_url, settings).await
         } else {
-            engine(&ready.state_url, &settings).await
+            engine(&ready.state_url, settings).await
         };
         let Some(engine) = engine else {
             return Ok(exit_code::FAILURE);
         };
-        let (engine, progress) = with_progress(engine, &settings, flow.steps.len());
+        let (engine, progress) = with_progress(engine, settings, flow.steps.len());
         watch_interrupts(request.cancel.clone());
         let outcome = engine.run(ready.plan.clone(), request).await;
         finish(outcome, progress, settings.format)
@@ -113,23 +108,18 @@ pub fn retry(args: &RunsRetryArgs) -> io::Result<u8> {
         state: Some(&state_url),
         secrets_file: args.secrets.as_deref(),
     };
-    let ready = match ready(&file, &flow, overrides, args.log_format)? {
+    let ready = match ready(&file, &flow, overrides, args.execution.log_format)? {
         Ok(ready) => ready,
         Err(code) => return Ok(code),
     };
     // The stored run's inputs and trigger are used; these are placeholders.
     let request = ready.request(Json::Object(Default::default()), None, false);
-    let settings = Settings {
-        format: args.format,
-        log_format: args.log_format,
-        max_concurrency: args.max_concurrency,
-        lease: args.lease,
-    };
+    let settings = &args.execution;
     runtime.block_on(async {
-        let Some(engine) = engine(&ready.state_url, &settings).await else {
+        let Some(engine) = engine(&ready.state_url, settings).await else {
             return Ok(exit_code::FAILURE);
         };
-        let (engine, progress) = with_progress(engine, &settings, flow.steps.len());
+        let (engine, progress) = with_progress(engine, settings, flow.steps.len());
         watch_interrupts(request.cancel.clone());
         let outcome = engine
             .replay(ready.plan.clone(), request, &args.id, args.item.as_deref())
@@ -219,17 +209,9 @@ fn ready(
     }))
 }
 
-/// The run-wide options of `run` and `runs retry`.
-struct Settings {
-    format: OutputFormat,
-    log_format: LogFormat,
-    max_concurrency: usize,
-    lease: Option<flowrun_flow::Duration>,
-}
-
 /// The engine on the opened store (runs found dead are marked `abandoned` first), or `None`
 /// after saying why the store cannot be opened.
-async fn engine(state_url: &str, settings: &Settings) -> Option<Engine> {
+async fn engine(state_url: &str, settings: &ExecutionArgs) -> Option<Engine> {
     let store = match flowrun_state::open(state_url).await {
         Ok(store) => store,
         Err(error) => {
@@ -258,7 +240,7 @@ async fn engine(state_url: &str, settings: &Settings) -> Option<Engine> {
 
 /// The engine of `--dry-run=reads`: it reads stored cursors when the store exists, and
 /// writes nothing (no store is created, no run is marked abandoned).
-async fn reads_engine(state_url: &str, settings: &Settings) -> Option<Engine> {
+async fn reads_engine(state_url: &str, settings: &ExecutionArgs) -> Option<Engine> {
     let exists = flowrun_state::sqlite_path(state_url).is_ok_and(|path| path.exists());
     let store = if exists {
         match flowrun_state::open(state_url).await {
@@ -278,7 +260,7 @@ async fn reads_engine(state_url: &str, settings: &Settings) -> Option<Engine> {
 }
 
 /// The progress line, on a terminal only and only for people.
-fn with_progress(mut engine: Engine, settings: &Settings, steps: usize) -> (Engine, Option<Progress>) {
+fn with_progress(mut engine: Engine, settings: &ExecutionArgs, steps: usize) -> (Engine, Option<Progress>) {
     let show =
         settings.format == OutputFormat::Human && settings.log_format == LogFormat::Text && io::stderr().is_terminal();
     let progress = show.then(|| {
