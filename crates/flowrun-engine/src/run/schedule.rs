@@ -1,12 +1,14 @@
 //! The scheduler: starts every step whose dependencies ended, as soon as they ended, and
 //! decides for each whether it runs, is skipped, or is cancelled.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use flowrun_state::StepStatus;
+use futures_util::FutureExt;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use serde_json::{Value as Json, json};
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -50,8 +52,10 @@ pub(super) async fn schedule(
         waiting,
         ready,
     };
-    let mut tasks = JoinSet::new();
-    let mut task_step: HashMap<tokio::task::Id, usize> = HashMap::new();
+    // Steps run as futures of this task, not as tasks of their own: a chain of quick steps then
+    // never waits for a wake-up on another thread between two steps (that handoff cost more
+    // than the step). Module calls are async; large transforms go to the blocking pool.
+    let mut running = FuturesUnordered::new();
 
     loop {
         while let Some(index) = tracker.ready.pop_front() {
@@ -64,52 +68,30 @@ pub(super) async fn schedule(
                     StepResult::not_run(StepStatus::Skipped, Some(json!({ "step": step.id, "message": reason })))
                 })
             };
-            match not_run {
-                Some(result) => {
-                    let stored = record::record(
-                        shared,
-                        Outcome {
-                            step_id: step.id.clone(),
-                            item_index: None,
-                            item_key: None,
-                            status: result.status,
-                            attempts: 0,
-                            parameters: None,
-                            output: None,
-                            error: result.error.clone(),
-                            started_at: None,
-                            duration: None,
-                        },
-                    )
-                    .await;
-                    if let Err(problem) = stored {
-                        tracing::error!(step = %step.id, error = %problem, "could not store that the step did not run");
-                    }
-                    shared.observe(Event::StepEnded {
-                        step: step.id.clone(),
-                        status: result.status,
-                    });
-                    tracker.end(shared, index, result);
-                }
-                None => {
-                    let handle = tasks
-                        .spawn(execute_step(shared.clone(), index, cancel.clone(), failure.clone()).in_current_span());
-                    task_step.insert(handle.id(), index);
-                }
-            }
+            // Everything that awaits (even recording a skip) goes through `running`: awaiting
+            // here while step futures wait unpolled could deadlock on the store's connection.
+            let future = match not_run {
+                Some(result) => not_run_future(shared.clone(), index, result).boxed(),
+                None => execute_step(shared.clone(), index, cancel.clone(), failure.clone()).boxed(),
+            };
+            running.push(async move { (index, AssertUnwindSafe(future).catch_unwind().await) }.in_current_span());
         }
-        let Some(joined) = tasks.join_next_with_id().await else {
+        let Some((index, ended)) = running.next().await else {
             break;
         };
-        let (index, result) = match joined {
-            Ok((id, result)) => (task_step[&id], result),
+        let result = match ended {
+            Ok(result) => result,
             Err(panic) => {
-                let index = task_step[&panic.id()];
-                let message = format!("internal error: the step's task ended abnormally ({panic})");
+                let reason = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| (*text).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let message = format!("internal error: the step panicked ({reason})");
                 tracing::error!(step = %plan.steps[index].id, %message);
                 let mut result = StepResult::not_run(StepStatus::Failed, None);
                 result.error = Some(json!({ "step": plan.steps[index].id, "message": message }));
-                (index, result)
+                result
             }
         };
         if result.status == StepStatus::Failed && !cancel.is_cancelled() {
@@ -119,6 +101,35 @@ pub(super) async fn schedule(
         tracker.end(shared, index, result);
     }
     tracker.results
+}
+
+/// Records a step that does not run (skipped or cancelled) and reports its end.
+async fn not_run_future(shared: Arc<Shared>, index: usize, result: StepResult) -> StepResult {
+    let step = &shared.plan.steps[index];
+    let stored = record::record(
+        &shared,
+        Outcome {
+            step_id: step.id.clone(),
+            item_index: None,
+            item_key: None,
+            status: result.status,
+            attempts: 0,
+            parameters: None,
+            output: None,
+            error: result.error.clone(),
+            started_at: None,
+            duration: None,
+        },
+    )
+    .await;
+    if let Err(problem) = stored {
+        tracing::error!(step = %step.id, error = %problem, "could not store that the step did not run");
+    }
+    shared.observe(Event::StepEnded {
+        step: step.id.clone(),
+        status: result.status,
+    });
+    result
 }
 
 /// Which steps have ended and which wait for how many others.

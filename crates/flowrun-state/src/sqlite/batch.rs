@@ -14,6 +14,7 @@ use crate::error::StateError;
 use crate::payload::Encoded;
 
 /// One encoded step record, ready to bind.
+#[derive(Clone)]
 pub(super) struct StepRow {
     pub run_id: String,
     pub step_id: String,
@@ -132,14 +133,57 @@ async fn write_batch(connection: &mut SqliteConnection, batch: Vec<Pending>) {
     }
 }
 
-/// Inserts every row in one transaction. A row that fails (a constraint) fails alone: SQLite
-/// undoes that statement, the transaction goes on. Errs only when the transaction itself does.
+/// Rows per multi-row INSERT (12 parameters each, far below SQLite's limit of 32,766).
+const ROWS_PER_STATEMENT: usize = 400;
+
+const COLUMNS: &str = "INSERT INTO step_executions (run_id, step_id, item_index, item_key, status, \
+     attempts, parameters_json, output_json, error_json, started_at, ended_at, duration_us) ";
+
+const UPSERT: &str = " ON CONFLICT (run_id, step_id, item_index) DO UPDATE SET \
+     item_key = excluded.item_key, status = excluded.status, \
+     attempts = excluded.attempts, parameters_json = excluded.parameters_json, \
+     output_json = excluded.output_json, error_json = excluded.error_json, \
+     started_at = excluded.started_at, ended_at = excluded.ended_at, \
+     duration_us = excluded.duration_us";
+
+/// Inserts every row in one transaction: in multi-row statements when the rows' keys are
+/// distinct (one round trip to the connection's thread per 400 rows, not per row). When such
+/// a statement fails (a constraint; SQLite undoes that statement, the transaction goes on),
+/// the rows are inserted one by one, so a row that fails fails alone. Errs only when the
+/// transaction itself does.
 async fn write_all(
     connection: &mut SqliteConnection,
     rows: Vec<StepRow>,
 ) -> Result<Vec<Result<(), sqlx::Error>>, sqlx::Error> {
     let mut transaction = connection.begin().await?;
-    let mut results = Vec::with_capacity(rows.len());
+    let count = rows.len();
+    let keys: std::collections::HashSet<(&str, &str, i64)> = rows
+        .iter()
+        .map(|row| (row.run_id.as_str(), row.step_id.as_str(), row.item_index))
+        .collect();
+    if keys.len() == count {
+        let mut all_in = true;
+        let mut written = 0;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            if insert_many(&mut transaction, chunk.to_vec()).await.is_err() {
+                all_in = false;
+                break;
+            }
+            written += chunk.len();
+        }
+        if all_in {
+            transaction.commit().await?;
+            return Ok((0..count).map(|_| Ok(())).collect());
+        }
+        // The chunks before the failed one are in; the rest go one by one.
+        let mut results: Vec<Result<(), sqlx::Error>> = (0..written).map(|_| Ok(())).collect();
+        for row in rows.into_iter().skip(written) {
+            results.push(insert(&mut *transaction, row).await);
+        }
+        transaction.commit().await?;
+        return Ok(results);
+    }
+    let mut results = Vec::with_capacity(count);
     for row in rows {
         results.push(insert(&mut *transaction, row).await);
     }
@@ -147,34 +191,47 @@ async fn write_all(
     Ok(results)
 }
 
+async fn insert_many(connection: &mut SqliteConnection, rows: Vec<StepRow>) -> Result<(), sqlx::Error> {
+    let mut builder = sqlx::QueryBuilder::<sqlx::Sqlite>::new(COLUMNS);
+    builder.push_values(rows, |mut values, row| {
+        values
+            .push_bind(row.run_id)
+            .push_bind(row.step_id)
+            .push_bind(row.item_index)
+            .push_bind(row.item_key)
+            .push_bind(row.status)
+            .push_bind(row.attempts)
+            .push_bind(row.parameters)
+            .push_bind(row.output)
+            .push_bind(row.error)
+            .push_bind(row.started_at)
+            .push_bind(row.ended_at)
+            .push_bind(row.duration_us);
+    });
+    builder.push(UPSERT);
+    builder.build().execute(&mut *connection).await.map(|_| ())
+}
+
 async fn insert<'e, E>(executor: E, row: StepRow) -> Result<(), sqlx::Error>
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
-    sqlx::query(
-        "INSERT INTO step_executions (run_id, step_id, item_index, item_key, status, \
-         attempts, parameters_json, output_json, error_json, started_at, ended_at, \
-         duration_us) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-         ON CONFLICT (run_id, step_id, item_index) DO UPDATE SET \
-         item_key = excluded.item_key, status = excluded.status, \
-         attempts = excluded.attempts, parameters_json = excluded.parameters_json, \
-         output_json = excluded.output_json, error_json = excluded.error_json, \
-         started_at = excluded.started_at, ended_at = excluded.ended_at, \
-         duration_us = excluded.duration_us",
-    )
-    .bind(row.run_id)
-    .bind(row.step_id)
-    .bind(row.item_index)
-    .bind(row.item_key)
-    .bind(row.status)
-    .bind(row.attempts)
-    .bind(row.parameters)
-    .bind(row.output)
-    .bind(row.error)
-    .bind(row.started_at)
-    .bind(row.ended_at)
-    .bind(row.duration_us)
-    .execute(executor)
-    .await
-    .map(|_| ())
+    static ONE_ROW: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| format!("{COLUMNS}VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){UPSERT}"));
+    sqlx::query(ONE_ROW.as_str())
+        .bind(row.run_id)
+        .bind(row.step_id)
+        .bind(row.item_index)
+        .bind(row.item_key)
+        .bind(row.status)
+        .bind(row.attempts)
+        .bind(row.parameters)
+        .bind(row.output)
+        .bind(row.error)
+        .bind(row.started_at)
+        .bind(row.ended_at)
+        .bind(row.duration_us)
+        .execute(executor)
+        .await
+        .map(|_| ())
 }
