@@ -14,10 +14,33 @@ use serde_json::Value;
 #[derive(Debug, Default, Serialize)]
 pub struct Catalog {
     pub connectors: Vec<ConnectorSpec>,
-    /// Compiled schemas by `connector` (its connection) and `connector.module`, built on first
-    /// use so that validating many files compiles each schema once.
+    /// Compiled schemas by `connector` (its connection) and `connector.module`, each compiled
+    /// on its first use: validating many files compiles each schema once, and validating one
+    /// flow (as `flowrun run` does first) compiles only the schemas it uses.
     #[serde(skip)]
-    validators: OnceLock<HashMap<String, jsonschema::Validator>>,
+    validators: OnceLock<HashMap<String, LazyValidator>>,
+}
+
+/// A schema and, once asked for, its compiled validator (`None` when it does not compile).
+#[derive(Debug)]
+struct LazyValidator {
+    schema: Value,
+    compiled: OnceLock<Option<jsonschema::Validator>>,
+}
+
+impl LazyValidator {
+    fn new(schema: &Value) -> LazyValidator {
+        LazyValidator {
+            schema: schema.clone(),
+            compiled: OnceLock::new(),
+        }
+    }
+
+    fn get(&self) -> Option<&jsonschema::Validator> {
+        self.compiled
+            .get_or_init(|| jsonschema::draft7::new(&self.schema).ok())
+            .as_ref()
+    }
 }
 
 impl Catalog {
@@ -35,25 +58,23 @@ impl Catalog {
         let validators = self.validators.get_or_init(|| {
             let mut validators = HashMap::new();
             for connector in &self.connectors {
-                if let Ok(validator) = jsonschema::draft7::new(&connector.connection_schema) {
-                    validators.insert(connector.name.clone(), validator);
-                }
+                validators.insert(connector.name.clone(), LazyValidator::new(&connector.connection_schema));
                 for module in &connector.modules {
-                    if let Ok(validator) = jsonschema::draft7::new(&module.params_schema) {
-                        validators.insert(format!("{}.{}", connector.name, module.name), validator);
-                    }
-                    if let Some(Ok(validator)) = module.without_connection_schema.as_ref().map(jsonschema::draft7::new)
-                    {
+                    validators.insert(
+                        format!("{}.{}", connector.name, module.name),
+                        LazyValidator::new(&module.params_schema),
+                    );
+                    if let Some(schema) = &module.without_connection_schema {
                         validators.insert(
                             format!("{}.{} without connection", connector.name, module.name),
-                            validator,
+                            LazyValidator::new(schema),
                         );
                     }
                 }
             }
             validators
         });
-        validators.get(key)
+        validators.get(key)?.get()
     }
 
     pub fn connector(&self, name: &str) -> Option<&ConnectorSpec> {
