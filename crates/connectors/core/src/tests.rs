@@ -206,9 +206,11 @@ async fn fail_rejects_bad_parameters_by_key() {
     let error = call("fail", json!({ "message": "m", "kind": "fatal" }))
         .await
         .unwrap_err();
-    assert_eq!(
-        error.message,
-        r#"invalid `with` of core.fail: `kind`: "fatal" is not one of "client", "server" or 4 other candidates"#
+    assert!(
+        error
+            .message
+            .starts_with(r#"invalid `with` of core.fail: `kind`: "fatal" is not one of "client""#),
+        "{error}"
     );
     assert_eq!(error.kind, ErrorKind::Invalid);
     assert_invalid(call("fail", json!({ "message": "m", "status": 42 })).await, "status");

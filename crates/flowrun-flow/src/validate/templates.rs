@@ -4,6 +4,8 @@
 //! string reads (its references) comes out of the same reading; `refs.rs` decides which strings
 //! of a flow are templates and which are expressions.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ops::Range;
 
 use flowrun_expr::CompileError;
@@ -34,7 +36,7 @@ pub(super) struct Problem {
 }
 
 /// What reading one string found.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(super) struct Checked {
     /// Byte ranges in the string. Empty when the string does not parse.
     pub references: Vec<Located<Reference>>,
@@ -43,9 +45,67 @@ pub(super) struct Checked {
 
 /// Reads one string of a flow: its references, or its syntax error; then the calls of names
 /// that do not exist and the JSONPath constants it passes to `jsonpath`.
+///
+/// What a string holds depends only on its text and mode, and flows repeat the same strings
+/// (`{{ item.id }}`, `{{ steps.x.output }}`, across steps and files), so each thread keeps
+/// what it found for the short strings it read last ([`CACHE_ENTRIES`]).
 pub(super) fn check_string(text: &str, mode: Mode) -> Checked {
+    if mode == Mode::Template && !has_template_syntax(text) {
+        return Checked::default();
+    }
+    if text.len() > CACHE_TEXT_LEN {
+        return read_string(text, mode);
+    }
+    if let Some(checked) = CACHE.with_borrow(|cache| cache.get(mode, text).cloned()) {
+        return checked;
+    }
+    let checked = read_string(text, mode);
+    CACHE.with_borrow_mut(|cache| cache.insert(mode, text, checked.clone()));
+    checked
+}
+
+/// Strings longer than this are read every time (rarely repeated, and the cache stays small).
+const CACHE_TEXT_LEN: usize = 256;
+/// Entries per mode and thread; a full cache is emptied and filled again.
+const CACHE_ENTRIES: usize = 4096;
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::default();
+}
+
+/// What [`check_string`] found, by mode and text.
+#[derive(Default)]
+struct Cache {
+    template: HashMap<Box<str>, Checked>,
+    expression: HashMap<Box<str>, Checked>,
+}
+
+impl Cache {
+    fn of(&mut self, mode: Mode) -> &mut HashMap<Box<str>, Checked> {
+        match mode {
+            Mode::Template => &mut self.template,
+            Mode::Expression => &mut self.expression,
+        }
+    }
+
+    fn get(&self, mode: Mode, text: &str) -> Option<&Checked> {
+        match mode {
+            Mode::Template => self.template.get(text),
+            Mode::Expression => self.expression.get(text),
+        }
+    }
+
+    fn insert(&mut self, mode: Mode, text: &str, checked: Checked) {
+        let map = self.of(mode);
+        if map.len() >= CACHE_ENTRIES {
+            map.clear();
+        }
+        map.insert(text.into(), checked);
+    }
+}
+
+fn read_string(text: &str, mode: Mode) -> Checked {
     let read = match mode {
-        Mode::Template if !has_template_syntax(text) => return Checked::default(),
         Mode::Template => read_template(text),
         Mode::Expression => read_expression(text),
     };
@@ -330,6 +390,44 @@ mod tests {
         assert_eq!(
             codes(&check_string("{{ a }} and {{ b }}", Mode::Expression)),
             ["template-syntax"]
+        );
+    }
+
+    #[test]
+    fn a_string_read_again_finds_the_same() {
+        let long = format!("{{{{ steps.a.output }}}}{}", " ".repeat(CACHE_TEXT_LEN));
+        let strings = [
+            ("{{ steps.a.output | lenght }}", Mode::Template),
+            ("{{ steps.a.output }", Mode::Template),
+            ("{{ steps.a.output }", Mode::Expression),
+            ("item.qty > 0", Mode::Expression),
+            ("item.qty > 0", Mode::Template),
+            ("{{ jsonpath(item, '$.d[') }}", Mode::Template),
+            (long.as_str(), Mode::Template),
+        ];
+        for (text, mode) in strings {
+            let first = check_string(text, mode);
+            assert_eq!(first, read_string(text, mode), "{text:?} as {mode:?}");
+            assert_eq!(check_string(text, mode), first, "{text:?} as {mode:?}, again");
+        }
+        // The two modes of one string are kept apart.
+        assert!(check_string("{{ a }} and {{ b }}", Mode::Template).problems.is_empty());
+        assert_eq!(
+            codes(&check_string("{{ a }} and {{ b }}", Mode::Expression)),
+            ["template-syntax"]
+        );
+    }
+
+    #[test]
+    fn the_cache_stays_small() {
+        for n in 0..CACHE_ENTRIES + 10 {
+            check_string(&format!("item.field_{n}"), Mode::Expression);
+        }
+        let size = CACHE.with_borrow_mut(|cache| cache.of(Mode::Expression).len());
+        assert!(size <= CACHE_ENTRIES, "{size} entries");
+        assert_eq!(
+            check_string("item.field_0", Mode::Expression),
+            read_string("item.field_0", Mode::Expression)
         );
     }
 
