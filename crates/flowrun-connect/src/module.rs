@@ -14,6 +14,9 @@ use flowrun_flow::catalog::{ConnectorSpec, ModuleKind};
 use serde_json::Value as Json;
 use tokio_util::sync::CancellationToken;
 
+use crate::retry::RetryPolicy;
+use crate::runtime::HttpRuntime;
+
 /// One module of a connector, e.g. `onecrm.search_records`.
 #[async_trait::async_trait]
 pub trait Module: Send + Sync {
@@ -25,6 +28,13 @@ pub trait Module: Send + Sync {
 
     /// Runs the module once. `params` are the step's rendered `with:` block.
     async fn call(&self, context: &CallContext, params: Json) -> Result<Json, ModuleError>;
+
+    /// True for modules that apply the step's retry policy and timeout themselves, per
+    /// request (every module built on [`crate::client`]): the engine then calls them once,
+    /// without its own retries or timeout.
+    fn retries_itself(&self) -> bool {
+        false
+    }
 }
 
 /// A connector: its catalog entry and its modules.
@@ -48,11 +58,61 @@ pub struct CallContext {
     pub item_index: Option<usize>,
     /// 1 for the first attempt.
     pub attempt: u32,
-    /// The step's connection config, rendered (secrets in place), or `None` without one.
-    pub connection: Option<Arc<Json>>,
+    /// The step's connection: its name and its config, rendered (secrets in place).
+    pub connection: Option<Connection>,
     /// Cancelled when the run stops (a `fail` elsewhere, Ctrl-C, a timeout): a module stops
     /// its work and returns [`ErrorKind::Cancelled`].
     pub cancel: CancellationToken,
+    /// The step's retry policy, for modules that retry per request.
+    pub retry: Arc<RetryPolicy>,
+    /// The step's `timeout`: for modules that retry per request, the limit of each request.
+    pub timeout: Option<Duration>,
+    /// The HTTP clients, token store and recorder of the process.
+    pub http: Arc<HttpRuntime>,
+}
+
+/// A connection as a module call sees it.
+#[derive(Clone)]
+pub struct Connection {
+    /// The key under `connections:`, e.g. `shop`.
+    pub name: Arc<str>,
+    /// The rendered `config`, secrets in place.
+    pub config: Arc<Json>,
+}
+
+impl CallContext {
+    /// A context for one call outside a run (tests, `flowrun auth login`): first attempt, the
+    /// default retry policy, no connection, a fresh HTTP runtime.
+    pub fn new(run_id: impl Into<String>, step_id: impl Into<String>) -> CallContext {
+        CallContext {
+            run_id: run_id.into(),
+            step_id: step_id.into(),
+            item_index: None,
+            attempt: 1,
+            connection: None,
+            cancel: CancellationToken::new(),
+            retry: Arc::new(RetryPolicy::default()),
+            timeout: None,
+            http: Arc::new(HttpRuntime::default()),
+        }
+    }
+
+    /// The same context with this connection.
+    pub fn with_connection(mut self, name: &str, config: Json) -> CallContext {
+        self.connection = Some(Connection {
+            name: name.into(),
+            config: Arc::new(config),
+        });
+        self
+    }
+
+    /// Where a message about this call points: `step `x``, or `step `x` item 3`.
+    pub fn location(&self) -> String {
+        match self.item_index {
+            Some(index) => format!("step `{}` item {index}", self.step_id),
+            None => format!("step `{}`", self.step_id),
+        }
+    }
 }
 
 impl fmt::Debug for CallContext {
@@ -63,8 +123,9 @@ impl fmt::Debug for CallContext {
             .field("step_id", &self.step_id)
             .field("item_index", &self.item_index)
             .field("attempt", &self.attempt)
-            .field("connection", &self.connection.as_ref().map(|_| "<config>"))
-            .finish()
+            .field("connection", &self.connection.as_ref().map(|c| &*c.name))
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
     }
 }
 

@@ -116,3 +116,50 @@ pub fn is_snake_case(name: &str) -> bool {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoParams {}
+
+/// The rendered `with:` block of module `uses` as its typed parameters, or an
+/// [`ErrorKind::Invalid`](crate::module::ErrorKind::Invalid) error that names the key at fault.
+///
+/// serde's own messages name unknown and missing keys but not the key of a value of the wrong
+/// type, so on failure the block is also checked against the module's schema (the one the
+/// validator uses), whose problems below the top carry their path.
+pub fn parse_params<P: serde::de::DeserializeOwned + JsonSchema>(
+    uses: &str,
+    params: Value,
+) -> Result<P, crate::module::ModuleError> {
+    // The engine always passes an object; a missing block is an empty one.
+    let params = if params.is_null() {
+        Value::Object(serde_json::Map::new())
+    } else {
+        params
+    };
+    serde_json::from_value::<P>(params.clone()).map_err(|error| {
+        let problems: Vec<String> = instance_problems(&input_schema::<P>(), &params)
+            .iter()
+            .filter_map(|problem| with_key(problem))
+            .collect();
+        if problems.is_empty() {
+            invalid_params(uses, &error.to_string())
+        } else {
+            invalid_params(uses, &problems.join("; "))
+        }
+    })
+}
+
+/// An [`ErrorKind::Invalid`](crate::module::ErrorKind::Invalid) error about the `with:` block
+/// of module `uses`.
+pub fn invalid_params(uses: &str, why: &str) -> crate::module::ModuleError {
+    crate::module::ModuleError::new(
+        crate::module::ErrorKind::Invalid,
+        format!("invalid `with` of {uses}: {why}"),
+    )
+}
+
+/// `/when: "yes" is not of type "boolean"` as `` `when`: "yes" is not of type "boolean" ``;
+/// `None` for a problem of the whole block (a missing or unknown key), which serde's message
+/// tells better.
+fn with_key(problem: &str) -> Option<String> {
+    let (path, message) = problem.split_once(": ")?;
+    let key = path.strip_prefix('/').filter(|key| !key.is_empty())?;
+    Some(format!("`{}`: {message}", key.replace('/', ".")))
+}

@@ -135,7 +135,6 @@ mod runtime {
 
     use flowrun_flow::catalog::{ConnectorSpec, ModuleKind};
     use serde_json::{Value, json};
-    use tokio_util::sync::CancellationToken;
 
     use crate::module::{CallContext, Connector, ErrorKind, Module, ModuleError};
     use crate::registry::Registry;
@@ -184,14 +183,7 @@ mod runtime {
     }
 
     fn context() -> CallContext {
-        CallContext {
-            run_id: "run-1".into(),
-            step_id: "send".into(),
-            item_index: None,
-            attempt: 1,
-            connection: Some(Arc::new(json!({ "password": "hunter2-canary" }))),
-            cancel: CancellationToken::new(),
-        }
+        CallContext::new("run-1", "send").with_connection("crm", json!({ "password": "hunter2-canary" }))
     }
 
     #[tokio::test]

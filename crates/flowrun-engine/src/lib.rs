@@ -15,4 +15,5 @@
 
 pub mod plan;
 pub mod run;
+pub mod tokens;
 pub mod transform;

@@ -28,5 +28,6 @@ fn build() -> Catalog {
 pub fn registry() -> Registry {
     let mut registry = Registry::default();
     registry.register(flowrun_connector_core::connector());
+    registry.register(flowrun_connector_http::connector());
     registry
 }

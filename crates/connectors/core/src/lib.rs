@@ -20,8 +20,8 @@ mod value;
 
 use std::sync::Arc;
 
-use flowrun_connect::module::{Connector, ErrorKind, Module, ModuleError};
-use flowrun_connect::schema::{NoParams, input_schema, instance_problems, module};
+use flowrun_connect::module::{Connector, Module, ModuleError};
+use flowrun_connect::schema::{NoParams, input_schema, module};
 use flowrun_flow::catalog::{ConnectorSpec, ModuleKind};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -96,44 +96,14 @@ impl Connector for CoreConnector {
     }
 }
 
-/// The rendered `with:` block of `core.<module>` as its typed parameters, or an
-/// [`ErrorKind::Invalid`] error that names the key at fault.
-///
-/// serde's own messages name unknown and missing keys but not the key of a value of the wrong
-/// type, so on failure the block is also checked against the module's schema (the one the
-/// validator uses), whose problems below the top carry their path.
+/// The rendered `with:` block of `core.<module>` as its typed parameters.
 fn parse_params<P: DeserializeOwned + JsonSchema>(module: &str, params: Json) -> Result<P, ModuleError> {
-    // The engine always passes an object; a missing block is an empty one.
-    let params = if params.is_null() {
-        Json::Object(serde_json::Map::new())
-    } else {
-        params
-    };
-    serde_json::from_value::<P>(params.clone()).map_err(|error| {
-        let problems: Vec<String> = instance_problems(&input_schema::<P>(), &params)
-            .iter()
-            .filter_map(|problem| with_key(problem))
-            .collect();
-        if problems.is_empty() {
-            invalid(module, &error.to_string())
-        } else {
-            invalid(module, &problems.join("; "))
-        }
-    })
+    flowrun_connect::schema::parse_params(&format!("{NAME}.{module}"), params)
 }
 
 /// An [`ErrorKind::Invalid`] error about the `with:` block of `core.<module>`.
 fn invalid(module: &str, why: &str) -> ModuleError {
-    ModuleError::new(ErrorKind::Invalid, format!("invalid `with` of {NAME}.{module}: {why}"))
-}
-
-/// `/when: "yes" is not of type "boolean"` as `` `when`: "yes" is not of type "boolean" ``;
-/// `None` for a problem of the whole block (a missing or unknown key), which serde's message
-/// tells better.
-fn with_key(problem: &str) -> Option<String> {
-    let (path, message) = problem.split_once(": ")?;
-    let key = path.strip_prefix('/').filter(|key| !key.is_empty())?;
-    Some(format!("`{}`: {message}", key.replace('/', ".")))
+    flowrun_connect::schema::invalid_params(&format!("{NAME}.{module}"), why)
 }
 
 #[cfg(test)]

@@ -7,19 +7,11 @@ use flowrun_connect::schema::{instance_problems, spec_problems};
 use flowrun_connect::testing::{assert_accepts, assert_output, assert_rejects};
 use flowrun_flow::catalog::ModuleKind;
 use serde_json::{Value as Json, json};
-use tokio_util::sync::CancellationToken;
 
 use crate::{connector, spec};
 
 fn context() -> CallContext {
-    CallContext {
-        run_id: "run-1".to_owned(),
-        step_id: "check".to_owned(),
-        item_index: None,
-        attempt: 1,
-        connection: None,
-        cancel: CancellationToken::new(),
-    }
+    CallContext::new("run-1", "check")
 }
 
 fn module(name: &str) -> Arc<dyn Module> {

@@ -4,11 +4,16 @@
 //! A connection adds a `base_url` that relative URLs resolve against and the shared HTTP keys
 //! (`auth`, `rate_limit`, `timeout`, `max_response_size`); without one, `url` must be absolute.
 //!
-//! This crate holds the connector's catalog entry only ([`spec`]): its connection schema and the
-//! parameter and output schemas of its module. The runtime arrives with the HTTP connector's
-//! issue, on top of the HTTP layer of `flowrun-connect`.
+//! [`spec`] is the catalog entry (the connection schema and the module's parameter and output
+//! schemas); [`connector`] is the runtime the binary registers, on top of the HTTP layer of
+//! `flowrun-connect` (auth, retries per request, rate limits, pagination).
 
+mod call;
 mod request;
+
+use std::sync::Arc;
+
+use flowrun_connect::module::{Connector, Module};
 
 use flowrun_connect::config::HttpConnectionConfig;
 use flowrun_connect::schema::{input_schema, module};
@@ -16,7 +21,8 @@ use flowrun_flow::catalog::{ConnectorSpec, ModuleKind};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use request::{Pagination, RequestOutput, RequestParams, ResponseFormat};
+pub use flowrun_connect::paginate::Pagination;
+pub use request::{ContentEncoding, FilePart, RequestOutput, RequestParams, ResponseFormat};
 
 /// The name in `uses: http.<module>` and `connector: http`.
 pub const NAME: &str = "http";
@@ -57,6 +63,30 @@ pub fn spec() -> ConnectorSpec {
                 "properties": { "url": { "type": "string", "pattern": "^https?://" } },
             })),
         ],
+    }
+}
+
+/// The runtime of the `http` connector, for the binary's `Registry`.
+pub fn connector() -> Arc<dyn Connector> {
+    Arc::new(HttpConnector)
+}
+
+struct HttpConnector;
+
+impl Connector for HttpConnector {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn spec(&self) -> ConnectorSpec {
+        spec()
+    }
+
+    fn module(&self, name: &str) -> Option<Arc<dyn Module>> {
+        match name {
+            "request" => Some(Arc::new(call::HttpRequest)),
+            _ => None,
+        }
     }
 }
 

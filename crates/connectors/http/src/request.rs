@@ -1,6 +1,7 @@
 //! `http.request`: its parameters and output.
 
 use flowrun_connect::http::Method;
+use flowrun_connect::paginate::Pagination;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,14 @@ pub struct RequestParams {
     /// `Content-Type`); any other value is sent as JSON (`application/json`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<Value>,
+    /// Form fields, sent as `application/x-www-form-urlencoded`; with `files`, the text parts
+    /// of a `multipart/form-data` body. Not together with `body`.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub form: IndexMap<String, Value>,
+    /// Files, sent as the parts of a `multipart/form-data` body (with `form`'s fields). Not
+    /// together with `body`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FilePart>,
     /// How to read the response body: `auto` (default: parsed when the response is JSON, text
     /// otherwise), `json` (must parse), `text`, or `bytes` (base64).
     #[serde(default)]
@@ -35,6 +44,33 @@ pub struct RequestParams {
     /// Follow the API's pages and return every item. Without it, one request is sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paginate: Option<Pagination>,
+}
+
+/// One file of a multipart body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub struct FilePart {
+    /// The form field name, e.g. `file`.
+    pub field: String,
+    /// The file name sent, e.g. `invoice.pdf`.
+    pub file_name: String,
+    /// The content, as text or base64 (see `encoding`), e.g. a previous step's download.
+    pub content: String,
+    /// How `content` is written: `text` (default) or `base64`.
+    #[serde(default)]
+    pub encoding: ContentEncoding,
+    /// The part's MIME type. Default `application/octet-stream`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+/// How a file's `content` is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ContentEncoding {
+    #[default]
+    Text,
+    Base64,
 }
 
 /// How the response body becomes the output's `body`.
@@ -50,76 +86,6 @@ pub enum ResponseFormat {
     Text,
     /// Kept as bytes, base64-encoded.
     Bytes,
-}
-
-/// How to find the next page. Every kind stops at the first empty page, at `max_pages`, and
-/// when the next page is not given.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Pagination {
-    /// The next page's URL is the `Link: <…>; rel="next"` response header (RFC 8288).
-    LinkHeader {
-        /// JSONPath of the items in each page's body, e.g. `$.data`; default: the body is the list.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        items: Option<String>,
-        /// The most pages to fetch. Default 100.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        max_pages: Option<u32>,
-    },
-    /// The next page's URL is a field of the body, e.g. `$.next` or `$.links.next`.
-    NextUrl {
-        /// JSONPath of the next page's URL (absolute or relative to the request URL).
-        next: String,
-        /// JSONPath of the items in each page's body; default: the body is the list.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        items: Option<String>,
-        /// The most pages to fetch. Default 100.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        max_pages: Option<u32>,
-    },
-    /// An opaque cursor from the body is sent back as a query parameter.
-    Cursor {
-        /// JSONPath of the cursor in the body, e.g. `$.meta.next_cursor`.
-        next: String,
-        /// The query parameter that carries it, e.g. `cursor`.
-        param: String,
-        /// JSONPath of the items in each page's body; default: the body is the list.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        items: Option<String>,
-        /// The most pages to fetch. Default 100.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        max_pages: Option<u32>,
-    },
-    /// Offset and limit query parameters; a page with fewer than `page_size` items is the last.
-    Offset {
-        /// The offset parameter, e.g. `offset`; starts at 0 and grows by the items received.
-        param: String,
-        /// The page-size parameter, e.g. `limit`.
-        limit_param: String,
-        /// Items per page.
-        #[schemars(range(min = 1))]
-        page_size: u32,
-        /// JSONPath of the items in each page's body; default: the body is the list.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        items: Option<String>,
-        /// The most pages to fetch. Default 100.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        max_pages: Option<u32>,
-    },
-    /// A page-number query parameter, counting up from `start`.
-    Page {
-        /// The page parameter, e.g. `page`.
-        param: String,
-        /// The first page's number. Default 1.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        start: Option<u32>,
-        /// JSONPath of the items in each page's body; default: the body is the list.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        items: Option<String>,
-        /// The most pages to fetch. Default 100.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        max_pages: Option<u32>,
-    },
 }
 
 /// The output of `http.request`.

@@ -6,7 +6,6 @@
 
 mod dependencies;
 mod names;
-mod retry;
 mod step;
 
 use indexmap::IndexMap;
@@ -18,8 +17,8 @@ use flowrun_flow::catalog::Catalog;
 use flowrun_flow::model::{Condition, Connection, Flow, OnError, Step};
 
 pub use dependencies::DependencyKind;
+pub use flowrun_connect::retry::{DEFAULT_ATTEMPTS, DEFAULT_INITIAL, DEFAULT_MAX, RetryPolicy};
 pub use names::{NamesRead, names_read};
-pub use retry::{DEFAULT_ATTEMPTS, DEFAULT_INITIAL, DEFAULT_MAX, RetryPolicy};
 pub use step::{Action, ItemKey, PlannedCondition, PlannedIncremental, PlannedOnError, PlannedStep};
 
 use crate::transform;
@@ -299,7 +298,7 @@ fn plan_step(
     };
     let retry = match &action {
         Some(Action::Transform(_)) => RetryPolicy::never(),
-        Some(Action::Module { kind, .. }) => RetryPolicy::new(step.retry.as_ref(), *kind),
+        Some(Action::Module { .. }) => RetryPolicy::new(step.retry.as_ref()),
         None => RetryPolicy::never(),
     };
     if !errors.is_empty() {
@@ -318,7 +317,7 @@ fn plan_step(
         item_key,
         concurrency: step.concurrency.map_or(1, |n| n.max(1) as usize),
         incremental,
-        retry,
+        retry: std::sync::Arc::new(retry),
         timeout: step.timeout.map(|timeout| timeout.as_std()),
         on_error,
         dependencies,

@@ -5,8 +5,8 @@ use std::time::Duration;
 use flowrun_expr::{CompiledValue, Expression, Template};
 use flowrun_flow::catalog::ModuleKind;
 
+use super::RetryPolicy;
 use super::dependencies::DependencyKind;
-use super::retry::RetryPolicy;
 use crate::transform::CompiledPipeline;
 
 /// A step, compiled once per run (never per item).
@@ -23,7 +23,7 @@ pub struct PlannedStep {
     /// Items in flight at once (1 without `concurrency`).
     pub concurrency: usize,
     pub incremental: Option<PlannedIncremental>,
-    pub retry: RetryPolicy,
+    pub retry: std::sync::Arc<RetryPolicy>,
     /// Per attempt.
     pub timeout: Option<Duration>,
     pub on_error: PlannedOnError,

@@ -13,6 +13,8 @@ use crate::plan::RetryPolicy;
 /// What a call needs besides its parameters.
 pub(crate) struct CallSettings<'a> {
     pub policy: &'a RetryPolicy,
+    /// Whether calling the module twice is harmless (it only reads).
+    pub safe_to_repeat: bool,
     pub timeout: Option<Duration>,
     /// The run's `--max-concurrency`: one permit per call in flight.
     pub limiter: &'a Semaphore,
@@ -25,13 +27,25 @@ pub(crate) struct Attempted {
 }
 
 /// Calls `module` until it succeeds, fails in a way the policy does not retry, runs out of
-/// attempts, or the run is cancelled.
+/// attempts, or the run is cancelled. A module that retries per request itself (the HTTP
+/// layer) is called once, without the step's timeout around the whole call: its requests
+/// carry the retries and the timeout.
 pub(crate) async fn call_with_retries(
     module: &Arc<dyn Module>,
     params: &Json,
     mut context: CallContext,
     settings: CallSettings<'_>,
 ) -> Attempted {
+    if module.retries_itself() {
+        let settings = CallSettings {
+            timeout: None,
+            ..settings
+        };
+        return Attempted {
+            result: call_once(module, params, &context, &settings).await,
+            attempts: 1,
+        };
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -46,7 +60,8 @@ pub(crate) async fn call_with_retries(
             }
             Err(error) => error,
         };
-        if error.kind == ErrorKind::Cancelled || !settings.policy.retries(error.kind, attempt) {
+        if error.kind == ErrorKind::Cancelled || !settings.policy.retries(error.kind, attempt, settings.safe_to_repeat)
+        {
             return Attempted {
                 result: Err(error),
                 attempts: attempt,

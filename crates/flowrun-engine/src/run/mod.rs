@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use flowrun_connect::module::Module;
 use flowrun_connect::registry::Registry;
+use flowrun_connect::runtime::HttpRuntime;
 use flowrun_expr::{Redactor, Runtime, Scope, Secret, Value};
 use flowrun_state::{FinishRun, IncompleteStatus, NewRun, RunStatus, StateError, StateStore, StepStatus};
 use indexmap::IndexMap;
@@ -53,6 +54,8 @@ pub struct Engine {
     /// (`--dry-run=reads`): no run is stored and no cursor moves.
     pub store: Option<Arc<dyn StateStore>>,
     pub options: EngineOptions,
+    /// The HTTP clients, OAuth2 tokens and rate limits, shared by every run of the process.
+    pub http: Arc<HttpRuntime>,
 }
 
 /// Run-wide settings.
@@ -155,6 +158,7 @@ pub(crate) struct Shared {
     pub cursors: HashMap<String, Json>,
     pub store: Option<Arc<dyn StateStore>>,
     pub limiter: Semaphore,
+    pub http: Arc<HttpRuntime>,
     pub redactor: Redactor,
     pub observer: Option<Observer>,
     /// Set when the run replays a stored run (`runs retry`).
@@ -173,10 +177,12 @@ impl Shared {
 
 impl Engine {
     pub fn new(registry: Arc<Registry>, store: Option<Arc<dyn StateStore>>) -> Engine {
+        let http = Arc::new(HttpRuntime::new(crate::tokens::token_store(store.as_ref())));
         Engine {
             registry,
             store,
             options: EngineOptions::default(),
+            http,
         }
     }
 
@@ -261,6 +267,7 @@ impl Engine {
                 cursors,
                 store: self.writable_store().cloned(),
                 limiter: Semaphore::new(self.options.max_concurrency.max(1)),
+                http: self.http.clone(),
                 redactor: Redactor::new(request.secrets.values()),
                 observer: self.options.observer.clone(),
                 replay: replay.as_ref().map(|loaded| loaded.state.clone()),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flowrun_connect::module::{CallContext, ErrorKind, ModuleError};
+use flowrun_connect::module::{CallContext, Connection, ErrorKind, ModuleError};
 use flowrun_expr::{Scope, Value};
 use flowrun_state::StepStatus;
 use indexmap::IndexMap;
@@ -574,7 +574,10 @@ async fn attempt(
             }
             let connection = match connection.as_ref().map(|name| (name, shared.connections.get(name))) {
                 None => None,
-                Some((_, Some(Ok(config)))) => Some(config.clone()),
+                Some((name, Some(Ok(config)))) => Some(Connection {
+                    name: name.as_str().into(),
+                    config: config.clone(),
+                }),
                 Some((_, Some(Err(message)))) => {
                     return Attempt {
                         result: Err(Failure::new(ErrorKind::Invalid, message.clone())),
@@ -601,6 +604,9 @@ async fn attempt(
                 attempt: 1,
                 connection,
                 cancel: cancel.clone(),
+                retry: step.retry.clone(),
+                timeout: step.timeout,
+                http: shared.http.clone(),
             };
             let attempted = call_with_retries(
                 module,
@@ -608,6 +614,7 @@ async fn attempt(
                 context,
                 CallSettings {
                     policy: &step.retry,
+                    safe_to_repeat: kind.is_some_and(|kind| kind.is_read_only()),
                     timeout: step.timeout,
                     limiter: &shared.limiter,
                 },

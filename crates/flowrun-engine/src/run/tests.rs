@@ -283,7 +283,7 @@ async fn retries_until_success_then_gives_up_after_its_attempts() {
     let harness = Harness::new().await;
     let flow = |attempts: u32| {
         format!(
-            "flow: t\nsteps:\n  - id: a\n    uses: test.flaky\n    with: {{ key: k{attempts}, times: 2 }}\n    retry: {{ attempts: {attempts}, backoff: fixed, initial: 1ms }}\n"
+            "flow: t\nsteps:\n  - id: a\n    uses: test.flaky\n    with: {{ key: k{attempts}, times: 2 }}\n    retry: {{ attempts: {attempts}, backoff: fixed, initial: 1ms, on: [5xx] }}\n"
         )
     };
     let outcome = harness.run(&flow(3)).await;

@@ -1,0 +1,205 @@
+//! The runtime of `http.request`: parameters to a [`Request`], the response (or every page) to
+//! the step output.
+
+use base64::Engine as _;
+use bytes::Bytes;
+use flowrun_connect::client::{Body, ClientSettings, Part, Request, Response};
+use flowrun_connect::module::{CallContext, ErrorKind, Module, ModuleError};
+use flowrun_connect::paginate::fetch_pages;
+use flowrun_connect::schema::{invalid_params, parse_params};
+use flowrun_flow::catalog::ModuleKind;
+use serde_json::Value as Json;
+
+use crate::request::{ContentEncoding, FilePart, RequestOutput, RequestParams, ResponseFormat};
+use crate::{HttpConnection, NAME};
+
+const USES: &str = "http.request";
+
+/// `http.request`.
+pub struct HttpRequest;
+
+#[async_trait::async_trait]
+impl Module for HttpRequest {
+    fn name(&self) -> &str {
+        "request"
+    }
+
+    fn kind(&self) -> ModuleKind {
+        ModuleKind::ApiCall
+    }
+
+    async fn call(&self, context: &CallContext, params: Json) -> Result<Json, ModuleError> {
+        let params: RequestParams = parse_params(USES, params)?;
+        let settings = match &context.connection {
+            Some(connection) => {
+                let config: HttpConnection = serde_json::from_value((*connection.config).clone()).map_err(|error| {
+                    ModuleError::new(
+                        ErrorKind::Invalid,
+                        format!("connection `{}` is not an {NAME} connection: {error}", connection.name),
+                    )
+                })?;
+                ClientSettings {
+                    base_url: config.base_url,
+                    http: config.http,
+                }
+            }
+            None => ClientSettings::default(),
+        };
+        let client = context.http.client_for(context, &settings)?;
+        let request = build(&params, client.url(&params.url)?)?;
+        let output = match &params.paginate {
+            None => {
+                let response = client.send(context, &request).await?;
+                RequestOutput {
+                    status: response.status,
+                    headers: response.headers_json(),
+                    body: body(&response, params.response)?,
+                    pages: None,
+                }
+            }
+            Some(pagination) => {
+                if matches!(params.response, ResponseFormat::Text | ResponseFormat::Bytes) {
+                    return Err(invalid_params(
+                        USES,
+                        "`paginate` reads JSON pages: use `response: auto` or `json`",
+                    ));
+                }
+                let mut items = Vec::new();
+                let paged = fetch_pages(&client, context, request, pagination, |page| {
+                    items.extend(page);
+                    Ok(())
+                })
+                .await?;
+                RequestOutput {
+                    status: paged.last.status,
+                    headers: paged.last.headers_json(),
+                    body: Json::Array(items),
+                    pages: Some(paged.pages),
+                }
+            }
+        };
+        serde_json::to_value(output).map_err(|error| ModuleError::new(ErrorKind::Other, error.to_string()))
+    }
+
+    fn retries_itself(&self) -> bool {
+        true
+    }
+}
+
+/// The request the parameters describe.
+fn build(params: &RequestParams, url: url::Url) -> Result<Request, ModuleError> {
+    let mut request = Request::new(params.method, url);
+    request.ok_status = params.ok_status.clone();
+    for (name, value) in &params.query {
+        match value {
+            Json::Null => {}
+            Json::Array(values) => {
+                for value in values {
+                    request.url.query_pairs_mut().append_pair(name, &scalar(name, value)?);
+                }
+            }
+            value => {
+                request.url.query_pairs_mut().append_pair(name, &scalar(name, value)?);
+            }
+        }
+    }
+    for (name, value) in &params.headers {
+        request = request.header(name.clone(), value.clone());
+    }
+    let has_body = params.body.is_some();
+    if has_body && (!params.form.is_empty() || !params.files.is_empty()) {
+        return Err(invalid_params(
+            USES,
+            "`body` cannot go together with `form` or `files`: choose one",
+        ));
+    }
+    let fields = || -> Result<Vec<(String, String)>, ModuleError> {
+        params
+            .form
+            .iter()
+            .filter(|(_, value)| !value.is_null())
+            .map(|(name, value)| Ok((name.clone(), scalar(name, value)?)))
+            .collect()
+    };
+    request.body = match &params.body {
+        Some(Json::String(text)) => Body::Raw {
+            bytes: Bytes::from(text.clone()),
+            content_type: "text/plain; charset=utf-8".to_owned(),
+        },
+        Some(value) => Body::Json(value.clone()),
+        None if !params.files.is_empty() => {
+            let mut parts: Vec<Part> = fields()?
+                .into_iter()
+                .map(|(name, value)| Part {
+                    name,
+                    file_name: None,
+                    content_type: None,
+                    bytes: Bytes::from(value),
+                })
+                .collect();
+            for file in &params.files {
+                parts.push(file_part(file)?);
+            }
+            Body::Multipart(parts)
+        }
+        None if !params.form.is_empty() => Body::Form(fields()?),
+        None => Body::Empty,
+    };
+    Ok(request)
+}
+
+fn file_part(file: &FilePart) -> Result<Part, ModuleError> {
+    let bytes = match file.encoding {
+        ContentEncoding::Text => Bytes::from(file.content.clone()),
+        ContentEncoding::Base64 => base64::engine::general_purpose::STANDARD
+            .decode(file.content.trim())
+            .map(Bytes::from)
+            .map_err(|error| {
+                invalid_params(
+                    USES,
+                    &format!("`files`: the content of `{}` is not base64 ({error})", file.file_name),
+                )
+            })?,
+    };
+    Ok(Part {
+        name: file.field.clone(),
+        file_name: Some(file.file_name.clone()),
+        content_type: Some(
+            file.content_type
+                .clone()
+                .unwrap_or_else(|| "application/octet-stream".to_owned()),
+        ),
+        bytes,
+    })
+}
+
+/// A query or form value as text: strings as they are, numbers and booleans written out.
+fn scalar(name: &str, value: &Json) -> Result<String, ModuleError> {
+    match value {
+        Json::String(text) => Ok(text.clone()),
+        Json::Number(number) => Ok(number.to_string()),
+        Json::Bool(flag) => Ok(flag.to_string()),
+        _ => Err(invalid_params(
+            USES,
+            &format!("`{name}` must be a string, number or boolean (or a list of them in `query`)"),
+        )),
+    }
+}
+
+/// The output's `body` in the asked format.
+fn body(response: &Response, format: ResponseFormat) -> Result<Json, ModuleError> {
+    if response.body.is_empty() {
+        return Ok(Json::Null);
+    }
+    let base64 = || Json::String(base64::engine::general_purpose::STANDARD.encode(&response.body));
+    Ok(match format {
+        ResponseFormat::Json => response.json()?,
+        ResponseFormat::Text => Json::String(response.text()?.to_owned()),
+        ResponseFormat::Bytes => base64(),
+        ResponseFormat::Auto if response.is_json() => response.json()?,
+        ResponseFormat::Auto => match std::str::from_utf8(&response.body) {
+            Ok(text) => Json::String(text.to_owned()),
+            Err(_) => base64(),
+        },
+    })
+}

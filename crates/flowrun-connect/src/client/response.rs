@@ -1,0 +1,100 @@
+//! A response read whole (within the connection's size limit).
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use serde_json::Value as Json;
+
+use super::error::excerpt;
+use crate::http::Method;
+use crate::module::{ErrorKind, ModuleError};
+
+/// A response with its body.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The request it answers, for messages.
+    pub method: Method,
+    /// The request URL, query secrets redacted.
+    pub url: String,
+}
+
+impl Response {
+    /// A header's value as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// Whether the response says its body is JSON (`application/json`, `…+json`).
+    pub fn is_json(&self) -> bool {
+        self.header("content-type").is_some_and(|content_type| {
+            let essence = content_type.split(';').next().unwrap_or_default().trim();
+            essence.eq_ignore_ascii_case("application/json") || essence.to_ascii_lowercase().ends_with("+json")
+        })
+    }
+
+    /// The body parsed as JSON (`null` when empty). HTML, or anything else that does not
+    /// parse, is an error that shows what came instead.
+    pub fn json(&self) -> Result<Json, ModuleError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Json::Null);
+        }
+        serde_json::from_slice(&self.body).map_err(|error| {
+            let content_type = self.header("content-type").unwrap_or("no content type");
+            ModuleError::new(
+                ErrorKind::Invalid,
+                format!(
+                    "{} {} → {}: expected JSON, got {content_type} ({error}); the body starts: {}",
+                    self.method.as_str(),
+                    self.url,
+                    self.status,
+                    excerpt(&self.body)
+                ),
+            )
+            .with_status(self.status)
+        })
+    }
+
+    /// The body as text; bytes that are not UTF-8 are an error.
+    pub fn text(&self) -> Result<&str, ModuleError> {
+        std::str::from_utf8(&self.body).map_err(|error| {
+            ModuleError::new(
+                ErrorKind::Invalid,
+                format!(
+                    "{} {}: the body is not UTF-8 text ({error}); use `response: bytes`",
+                    self.method.as_str(),
+                    self.url
+                ),
+            )
+        })
+    }
+
+    /// How long the response asks the client to wait (`Retry-After`, rate-limit reset).
+    pub fn requested_wait(&self) -> Option<Duration> {
+        crate::retry::requested_wait(|name| self.header(name).map(str::to_owned), SystemTime::now())
+    }
+
+    /// Headers as the step output shows them: names lowercase, repeated headers joined with
+    /// `, ` (`set-cookie` too: cookies are redacted).
+    pub fn headers_json(&self) -> indexmap::IndexMap<String, String> {
+        let mut shown: indexmap::IndexMap<String, String> = indexmap::IndexMap::new();
+        for (name, value) in &self.headers {
+            let value = if name == reqwest::header::SET_COOKIE {
+                "***".to_owned()
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            shown
+                .entry(name.as_str().to_owned())
+                .and_modify(|joined| {
+                    joined.push_str(", ");
+                    joined.push_str(&value);
+                })
+                .or_insert(value);
+        }
+        shown
+    }
+}

@@ -1,0 +1,81 @@
+//! What the HTTP layer keeps for the life of a process: one connection pool, one client per
+//! connection (so its token cache and rate limit are shared by every step and run), and the
+//! token store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::auth::{MemoryTokenStore, TokenStore};
+use crate::client::{ClientSettings, HttpClient};
+use crate::module::{CallContext, ModuleError};
+
+/// The User-Agent of every request.
+pub const USER_AGENT: &str = concat!(
+    "flowrun/",
+    env!("CARGO_PKG_VERSION"),
+    " (+https://github.com/flowrun/flowrun)"
+);
+
+/// How long connecting may take, whatever the request's timeout.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The process's HTTP clients and token store.
+pub struct HttpRuntime {
+    pool: reqwest::Client,
+    tokens: Arc<dyn TokenStore>,
+    /// Keyed by connection name and settings: a connection whose rendered config changes gets
+    /// a new client.
+    clients: Mutex<HashMap<String, Arc<HttpClient>>>,
+}
+
+impl Default for HttpRuntime {
+    /// Tokens kept in memory only.
+    fn default() -> HttpRuntime {
+        HttpRuntime::new(Arc::new(MemoryTokenStore::default()))
+    }
+}
+
+impl HttpRuntime {
+    pub fn new(tokens: Arc<dyn TokenStore>) -> HttpRuntime {
+        let pool = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .connect_timeout(CONNECT_TIMEOUT)
+            .gzip(true)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .unwrap_or_default();
+        HttpRuntime {
+            pool,
+            tokens,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn tokens(&self) -> &Arc<dyn TokenStore> {
+        &self.tokens
+    }
+
+    /// The client of the call's connection (or of no connection) with these settings.
+    pub fn client_for(&self, context: &CallContext, settings: &ClientSettings) -> Result<Arc<HttpClient>, ModuleError> {
+        self.client(context.connection.as_ref().map(|c| c.name.clone()), settings)
+    }
+
+    /// The client of connection `name` with these settings, made on first use.
+    pub fn client(&self, name: Option<Arc<str>>, settings: &ClientSettings) -> Result<Arc<HttpClient>, ModuleError> {
+        let key = format!(
+            "{}\n{}",
+            name.as_deref().unwrap_or_default(),
+            serde_json::to_string(settings).unwrap_or_default()
+        );
+        if let Some(client) = self.clients.lock().ok().and_then(|clients| clients.get(&key).cloned()) {
+            return Ok(client);
+        }
+        let client = Arc::new(HttpClient::new(name, settings, self.pool.clone(), &self.tokens)?);
+        if let Ok(mut clients) = self.clients.lock() {
+            // Another call may have made it meanwhile: keep the first, so all share one.
+            return Ok(clients.entry(key).or_insert(client).clone());
+        }
+        Ok(client)
+    }
+}

@@ -1,0 +1,140 @@
+//! Faithful simulators of the APIs flowrun talks to, served over real sockets.
+//!
+//! Tests of the HTTP layer and of the connectors start a [`Sandbox`] in-process on an
+//! ephemeral port and point flowrun at it; `flowrun sandbox` starts one for people. Real
+//! sockets rather than mocked clients, so that connection reuse, timeouts, broken
+//! connections and streamed bodies are exercised as they are in production.
+//!
+//! Each simulated API is one module with a `router(state) -> Router`, nested under its own
+//! prefix (`/test` for the generic test API; product APIs get theirs). All of them share
+//! one `state::SandboxState` (clock, fault rules, request counters, OAuth tokens), which
+//! [`Control`] and the `/_sandbox` HTTP API steer. See `docs/sandbox.md`.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+mod control;
+mod faults;
+mod state;
+mod test_api;
+mod tokens;
+
+pub use control::Control;
+pub use faults::{Fault, FaultRule};
+
+/// How a sandbox is set up.
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// Size of the paged collection of the test API (`/test/pages/*`); a `total` query
+    /// parameter overrides it per request.
+    pub total_records: usize,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self { total_records: 250 }
+    }
+}
+
+/// How long [`Sandbox::shutdown`] waits for open requests (e.g. a body a client never
+/// finishes reading) before it stops waiting.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// A running sandbox. Dropping it starts a graceful shutdown in the background;
+/// [`Sandbox::shutdown`] also waits for it.
+pub struct Sandbox {
+    addr: SocketAddr,
+    state: Arc<state::SandboxState>,
+    stop: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl Sandbox {
+    /// Binds `127.0.0.1:port` (`0` for an ephemeral port) and serves every simulator on the
+    /// current tokio runtime.
+    pub async fn start(port: u16, config: SandboxConfig) -> io::Result<Sandbox> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(state::SandboxState::new(config, addr));
+        let app = app(state.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    // A dropped sender stops the server too.
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Sandbox {
+            addr,
+            state,
+            stop: Some(stop),
+            server: Some(server),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the sandbox listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Base URL of the generic test API: [`Sandbox::base_url`] + `/test`.
+    pub fn test_api_url(&self) -> String {
+        format!("{}{}", self.base_url(), test_api::PREFIX)
+    }
+
+    /// A handle to steer the sandbox: clock, faults, counters.
+    pub fn control(&self) -> Control {
+        Control::new(self.state.clone())
+    }
+
+    /// Stops accepting connections, lets open requests finish (for at most a few seconds)
+    /// and waits for the server task.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let abort = server.abort_handle();
+            if tokio::time::timeout(SHUTDOWN_GRACE, server).await.is_err() {
+                abort.abort();
+            }
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Every simulator under its prefix behind the fault middleware, plus the control API.
+fn app(state: Arc<state::SandboxState>) -> Router {
+    let apis = Router::new()
+        .nest(test_api::PREFIX, test_api::router(state.clone()))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), faults::middleware));
+    Router::new().nest("/_sandbox", control::router(state)).merge(apis)
+}
+
+/// The error body shared by the simulators' own errors: `{"error":{"message": ...}}`.
+pub(crate) fn error_json(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"error": {"message": message}}))).into_response()
+}
