@@ -7,16 +7,22 @@
 //! - `examples`: the flows in `flows/` are valid and declare their schema.
 //! - `runs`: `runs list|show` on a real SQLite store written through `flowrun_state`.
 //! - `schema`: the committed JSON Schemas are what `flowrun schema` prints.
+//! - `sandbox`: `flowrun sandbox` on a free port, read from what it prints; clean stops.
+//! - `auth`: `flowrun auth login` against an in-process sandbox, the test playing the browser;
+//!   later runs use the stored tokens.
 //!
 //! Review new snapshots with `cargo insta review`, or `INSTA_UPDATE=always` and a diff.
 
 // Helpers unwrap too: a failure there is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod auth;
 mod cli;
 mod corpus;
 mod examples;
+mod http;
 mod run;
 mod runs;
+mod sandbox;
 mod schema;
 mod util;

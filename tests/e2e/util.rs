@@ -125,3 +125,86 @@ pub fn validate_both(dir: &Path, name: &str) -> (i32, String) {
     );
     (human.code, text)
 }
+
+/// A child process killed when dropped, so a failed assertion leaves no server running.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+/// Starts `flowrun ARGS` in `dir` with extra environment variables, stdout and stderr piped.
+pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Killed {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowrun"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("FLOWRUN_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    Killed(command.spawn().expect("the flowrun binary starts"))
+}
+
+/// Waits at most `limit` for the child to exit (polling), then collects what it printed that
+/// was not read yet. A child still running after `limit` fails the test.
+#[allow(clippy::disallowed_methods, reason = "a plain test thread polling a child process")]
+pub fn wait_for(mut child: Killed, limit: std::time::Duration) -> Run {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(started.elapsed() < limit, "flowrun did not exit within {limit:?}");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut out) = child.0.stdout.take() {
+        out.read_to_string(&mut stdout).unwrap();
+    }
+    if let Some(mut err) = child.0.stderr.take() {
+        err.read_to_string(&mut stderr).unwrap();
+    }
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+    }
+}
+
+/// Sends `signal` (e.g. `-TERM`) to the child with kill(1): the tests forbid unsafe code.
+pub fn signal(child: &Killed, signal: &str) {
+    let sent = Command::new("kill")
+        .args([signal, &child.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill {signal} failed");
+}
+
+/// The child's stdout, line by line as it prints them (read on a thread, so a test can wait
+/// for a line with a time limit).
+pub fn stdout_lines(child: &mut Killed) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let stdout = child.0.stdout.take().expect("stdout is piped");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    receiver
+}

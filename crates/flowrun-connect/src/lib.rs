@@ -21,6 +21,7 @@ pub mod http;
 pub mod module;
 pub mod paginate;
 pub mod rate_limit;
+pub mod record;
 pub mod registry;
 pub mod retry;
 pub mod runtime;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::auth::{MemoryTokenStore, TokenStore};
 use crate::client::{ClientSettings, HttpClient};
 use crate::module::{CallContext, ModuleError};
+use crate::record::Tape;
 
 /// The User-Agent of every request.
 pub const USER_AGENT: &str = concat!(
@@ -24,6 +25,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct HttpRuntime {
     pool: reqwest::Client,
     tokens: Arc<dyn TokenStore>,
+    tape: Tape,
     /// Keyed by connection name and settings: a connection whose rendered config changes gets
     /// a new client.
     clients: Mutex<HashMap<String, Arc<HttpClient>>>,
@@ -48,8 +50,19 @@ impl HttpRuntime {
         HttpRuntime {
             pool,
             tokens,
+            tape: Tape::Off,
             clients: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same runtime recording or replaying exchanges.
+    pub fn with_tape(mut self, tape: Tape) -> HttpRuntime {
+        self.tape = tape;
+        self
+    }
+
+    pub fn tape(&self) -> &Tape {
+        &self.tape
     }
 
     pub fn tokens(&self) -> &Arc<dyn TokenStore> {
@@ -71,7 +84,13 @@ impl HttpRuntime {
         if let Some(client) = self.clients.lock().ok().and_then(|clients| clients.get(&key).cloned()) {
             return Ok(client);
         }
-        let client = Arc::new(HttpClient::new(name, settings, self.pool.clone(), &self.tokens)?);
+        let client = Arc::new(HttpClient::new(
+            name,
+            settings,
+            self.pool.clone(),
+            &self.tokens,
+            &self.tape,
+        )?);
         if let Ok(mut clients) = self.clients.lock() {
             // Another call may have made it meanwhile: keep the first, so all share one.
             return Ok(clients.entry(key).or_insert(client).clone());

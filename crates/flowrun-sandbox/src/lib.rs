@@ -31,6 +31,14 @@ mod tokens;
 pub use control::Control;
 pub use faults::{Fault, FaultRule};
 
+/// The demo credentials of the generic test API (`/test`), as `docs/sandbox.md` lists them;
+/// `flowrun sandbox` prints them.
+pub mod test_credentials {
+    pub use crate::test_api::{
+        API_KEY, CLIENT_ID, CLIENT_SECRET, PASSWORD, SEED_REFRESH_TOKEN, STATIC_TOKEN, USERNAME,
+    };
+}
+
 /// How a sandbox is set up.
 #[derive(Clone, Debug)]
 pub struct SandboxConfig {

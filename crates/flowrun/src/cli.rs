@@ -13,7 +13,7 @@ use flowrun_state::RunStatus;
     about = "Declarative workflow and integration engine: flows in YAML, kept in git."
 )]
 #[command(
-    after_help = "Examples:\n  flowrun validate flows/            check every flow under flows/\n  flowrun graph flows/x.yaml         show the steps' dependency graph\n  flowrun connectors onecrm          list a connector's modules and parameters\n  flowrun runs show RUN_ID           a run's steps and incomplete executions\n  flowrun schema > schemas/flow.schema.json"
+    after_help = "Examples:\n  flowrun validate flows/            check every flow under flows/\n  flowrun graph flows/x.yaml         show the steps' dependency graph\n  flowrun connectors onecrm          list a connector's modules and parameters\n  flowrun runs show RUN_ID           a run's steps and incomplete executions\n  flowrun auth login exact           consent once in the browser; runs keep the tokens\n  flowrun sandbox --port 0           the API simulators on localhost, to try flows against\n  flowrun schema > schemas/flow.schema.json"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -65,6 +65,24 @@ Examples:
         after_help = "`flowrun runs` alone is `flowrun runs list`. The state store is the project's (`state` in\nflowrun.yaml, found from the current folder up, or a profile's with --profile), else\nsqlite://.flowrun/state.db next to the project file (or in the current folder); --state URL\nnames another. A store that does not exist is not created.\n\nExamples:\n  flowrun runs\n  flowrun runs list --flow orders_sync --status failed --limit 10\n  flowrun runs show 01923f4e-8c2a-7b31-9d4e-5f6a7b8c9d0e\n  flowrun runs show 01923f4e-8c2a-7b31-9d4e-5f6a7b8c9d0e --format json | jq .steps\n  flowrun runs list --profile prod --format json"
     )]
     Runs(RunsArgs),
+    /// OAuth2 consent of a connection: `flowrun auth login CONNECTION`.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Serve the API simulators on localhost; print their URLs and demo credentials.
+    #[command(
+        after_help = "Serves every simulator on 127.0.0.1:PORT until Ctrl-C (or SIGTERM), then stops cleanly (exit 0).
+The first line of stdout is `flowrun sandbox listening on http://127.0.0.1:PORT`; with
+--format json, stdout is one JSON object with each simulator's base URL and demo credentials.
+docs/sandbox.md lists the endpoints, the credentials and the control API.
+
+Exit status: 0 stopped by Ctrl-C or SIGTERM, 2 the port cannot be used (taken: try --port 0).
+
+Examples:
+  flowrun sandbox
+  flowrun sandbox --port 0                 a free port, printed on the first line
+  flowrun sandbox --port 9000 --format json"
+    )]
+    Sandbox(SandboxArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  flowrun completions bash > ~/.local/share/bash-completion/completions/flowrun\n  flowrun completions zsh > ~/.zfunc/_flowrun"
@@ -102,6 +120,16 @@ pub struct RunArgs {
     /// be sent. Neither stores a run or moves a cursor.
     #[arg(long, value_enum, num_args = 0..=1, require_equals = true, default_missing_value = "plan", value_name = "WHAT")]
     pub dry_run: Option<DryRun>,
+    /// Write every HTTP exchange of the run, redacted, to DIR/<flow>-<run>.json (a cassette),
+    /// with the inputs, `now()` and `uuid()` values needed to replay it. During a recorded run
+    /// `now()` is the run's start throughout.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["replay", "dry_run"])]
+    pub record: Option<PathBuf>,
+    /// Run offline against a cassette written by --record: requests are answered from it (a
+    /// request it does not hold fails its step), the cassette's inputs, trigger, `now()` and
+    /// `uuid()` values are used, and nothing is stored: no run, no cursor.
+    #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
+    pub replay: Option<PathBuf>,
     #[command(flatten)]
     pub execution: ExecutionArgs,
 }
@@ -312,3 +340,63 @@ fn run_status_parser() -> impl TypedValueParser<Value = RunStatus> {
     PossibleValuesParser::new(RunStatus::ALL.iter().map(|status| status.as_str()))
         .try_map(|text| text.parse::<RunStatus>())
 }
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Run the OAuth2 authorization-code consent of a connection in the browser once, and keep
+    /// its tokens in the state store for later runs.
+    #[command(
+        after_help = "The connection is one of the project file's (`flowrun.yaml`, found from the current folder up,
+with --profile's overlay); its `auth` must be `kind: oauth2` with `grant: authorization_code`.
+flowrun listens on the connection's `redirect_uri` (a loopback URL: http://127.0.0.1:PORT/PATH
+or http://localhost:PORT/PATH), or, without one, on http://127.0.0.1:<free port>/callback;
+prints the consent URL (and opens it unless --no-browser), waits for the browser to come back,
+exchanges the code (PKCE) and stores the tokens. Runs then use them, refreshing the access
+token with the refresh token as it expires. No token is ever printed.
+
+Exit status: 0 logged in, 1 consent refused or failed (nothing stored), 2 unknown connection,
+connection without authorization_code, bad redirect_uri, missing secret, 130 interrupted.
+
+Examples:
+  flowrun auth login exact
+  flowrun auth login exact --profile prod --secrets .env.prod
+  flowrun auth login shop --no-browser --timeout 10m"
+    )]
+    Login(AuthLoginArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuthLoginArgs {
+    /// The connection's name, as under `connections:` in flowrun.yaml.
+    pub connection: String,
+    /// Only print the consent URL; do not try to open a browser.
+    #[arg(long)]
+    pub no_browser: bool,
+    /// How long to wait for the browser to come back with the consent.
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub timeout: flowrun_flow::Duration,
+    /// A dotenv file of secrets, read before the environment (default: the project's
+    /// `secrets_file`).
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+    /// A profile of the project file: its connections and state overlay the project's.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// The state store URL the tokens are kept in (default: the project's `state`, else
+    /// sqlite://.flowrun/state.db next to the project file).
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct SandboxArgs {
+    /// The port on 127.0.0.1; `0` picks a free one.
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_SANDBOX_PORT)]
+    pub port: u16,
+    /// How to print the URLs and credentials: lines for people (`human`) or one JSON object.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+/// The port `flowrun sandbox` listens on by default.
+pub const DEFAULT_SANDBOX_PORT: u16 = 8787;

@@ -38,6 +38,7 @@ impl Authenticator {
         auth: &Auth,
         http: &reqwest::Client,
         tokens: &Arc<dyn TokenStore>,
+        tape: &crate::record::Tape,
     ) -> Result<Authenticator, ModuleError> {
         let invalid = |what: &str| {
             ModuleError::new(
@@ -106,6 +107,10 @@ impl Authenticator {
                 },
                 http.clone(),
                 tokens.clone(),
+                match tape {
+                    crate::record::Tape::Record(recorder) => Some(recorder.clone()),
+                    _ => None,
+                },
             ))),
         })
     }

@@ -61,11 +61,12 @@ impl TokenManager {
         settings: OAuth2Settings,
         http: reqwest::Client,
         store: Arc<dyn TokenStore>,
+        recorder: Option<Arc<crate::record::Recorder>>,
     ) -> TokenManager {
         TokenManager {
             connection,
             settings,
-            http: TokenHttp(http),
+            http: TokenHttp { client: http, recorder },
             store,
             cached: Mutex::new(None),
         }
@@ -317,7 +318,10 @@ fn store_error(error: super::store::TokenStoreError) -> ModuleError {
 }
 
 /// The `oauth2` crate's requests, sent through our reqwest client.
-struct TokenHttp(reqwest::Client);
+struct TokenHttp {
+    client: reqwest::Client,
+    recorder: Option<Arc<crate::record::Recorder>>,
+}
 
 impl<'c> oauth2::AsyncHttpClient<'c> for TokenHttp {
     type Error = ModuleError;
@@ -325,21 +329,23 @@ impl<'c> oauth2::AsyncHttpClient<'c> for TokenHttp {
         std::pin::Pin<Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, ModuleError>> + Send + 'c>>;
 
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(send_token_request(&self.0, request))
+        Box::pin(send_token_request(self, request))
     }
 }
 
 /// Sends one token request through our reqwest client. Statuses the provider's error format
 /// does not cover (429, 5xx) become errors the step's retry policy knows.
 async fn send_token_request(
-    http: &reqwest::Client,
+    http: &TokenHttp,
     request: oauth2::HttpRequest,
 ) -> Result<oauth2::HttpResponse, ModuleError> {
+    let started = std::time::Instant::now();
     let method = request.method().clone();
     let url = crate::client::redact_url_str(&request.uri().to_string());
     let request = reqwest::Request::try_from(request)
         .map_err(|error| ModuleError::new(ErrorKind::Invalid, format!("{method} {url}: {}", error.without_url())))?;
     let response = http
+        .client
         .execute(request)
         .await
         .map_err(|error| crate::client::transport_error(&format!("{method} {url}"), error, None))?;
@@ -361,6 +367,16 @@ async fn send_token_request(
         return Err(error);
     }
     let body = crate::client::read_body(response, MAX_TOKEN_RESPONSE as u64, &format!("{method} {url}")).await?;
+    if let Some(recorder) = &http.recorder {
+        let shown = crate::client::Response {
+            status: status.as_u16(),
+            headers: headers.clone(),
+            body: body.clone(),
+            method: crate::http::Method::Post,
+            url: url.clone(),
+        };
+        recorder.record_token(&url, &shown, started.elapsed().as_millis() as u64);
+    }
     let mut built = http::Response::builder().status(status);
     if let Some(all) = built.headers_mut() {
         *all = headers;

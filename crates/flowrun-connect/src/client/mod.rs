@@ -24,6 +24,7 @@ use crate::auth::{Authenticator, TokenManager};
 use crate::config::{DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT, HttpConnectionConfig};
 use crate::module::{CallContext, ErrorKind, ModuleError};
 use crate::rate_limit::RateLimit;
+use crate::record::Tape;
 use crate::retry::MAX_RETRY_AFTER;
 
 /// What a client is made from: the connection's `base_url` (for connectors that have one) and
@@ -43,6 +44,7 @@ pub struct HttpClient {
     rate_limit: Option<RateLimit>,
     timeout: Duration,
     max_response_size: u64,
+    tape: Tape,
 }
 
 impl HttpClient {
@@ -51,6 +53,7 @@ impl HttpClient {
         settings: &ClientSettings,
         inner: reqwest::Client,
         tokens: &Arc<dyn crate::auth::TokenStore>,
+        tape: &Tape,
     ) -> Result<HttpClient, ModuleError> {
         let name: Arc<str> = connection.clone().unwrap_or_else(|| "(none)".into());
         let base_url = settings
@@ -69,7 +72,7 @@ impl HttpClient {
             .http
             .auth
             .as_ref()
-            .map(|auth| Authenticator::new(&name, auth, &inner, tokens))
+            .map(|auth| Authenticator::new(&name, auth, &inner, tokens, tape))
             .transpose()?;
         Ok(HttpClient {
             connection,
@@ -82,6 +85,7 @@ impl HttpClient {
                 .http
                 .max_response_size
                 .map_or(DEFAULT_MAX_RESPONSE_SIZE, |s| s.0),
+            tape: tape.clone(),
         })
     }
 
@@ -225,6 +229,9 @@ impl HttpClient {
         }
         let shown = self.shown_url(&url);
         let what = format!("{} {shown}", request.method.as_str());
+        if let Tape::Replay(replayer) = &self.tape {
+            return (replayer.answer(request, &shown), None);
+        }
         if let Some(limit) = &self.rate_limit {
             tokio::select! {
                 () = limit.wait() => {}
@@ -324,6 +331,15 @@ impl HttpClient {
             method: request.method,
             url: shown,
         });
+        if let (Tape::Record(recorder), Ok(response)) = (&self.tape, &result) {
+            recorder.record(
+                context,
+                request,
+                &response.url,
+                response,
+                started.elapsed().as_millis() as u64,
+            );
+        }
         (result, token)
     }
 }

@@ -1,10 +1,12 @@
 //! One module per subcommand; each returns the exit code.
 
+mod auth;
 mod completions;
 mod connectors;
 mod graph;
 mod run;
 mod runs;
+mod sandbox;
 mod schema;
 mod validate;
 
@@ -21,5 +23,7 @@ pub fn run(cli: Cli) -> io::Result<u8> {
         Command::Connectors(args) => connectors::run(&args),
         Command::Completions(args) => completions::run(&args),
         Command::Runs(args) => runs::run(&args),
+        Command::Auth(command) => auth::run(&command),
+        Command::Sandbox(args) => sandbox::run(&args),
     }
 }

@@ -7,6 +7,7 @@ use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use flowrun_connect::runtime::HttpRuntime;
 use flowrun_engine::plan::{Plan, names_read};
 use flowrun_engine::run::{Engine, EngineError, RunOutcome, RunRequest, preview};
 use flowrun_expr::{Redactor, Runtime};
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{DiagnosticFormat, DryRun, ExecutionArgs, LogFormat, OutputFormat, RunArgs, RunsRetryArgs};
 use crate::discover::{self, FileKind};
 use crate::render::diagnostics::render;
+use crate::run::cassette::{self, Taping};
 use crate::run::{dry_run, logging, output, progress::Progress};
 use crate::{catalog, exit_code, prepare};
 
@@ -27,13 +29,27 @@ pub fn run(args: &RunArgs) -> io::Result<u8> {
         Ok(flow) => flow,
         Err(code) => return Ok(code),
     };
-    let inputs = match prepare::parse_inputs(&flow, &args.inputs) {
-        Ok(inputs) => Json::Object(inputs),
-        Err(problems) => return invalid(&problems),
+    let cassette = match args.replay.as_deref().map(cassette::load).transpose() {
+        Ok(cassette) => cassette,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(exit_code::INVALID);
+        }
     };
-    let trigger = match read_trigger(args.trigger.as_deref()) {
-        Ok(trigger) => trigger,
-        Err(problem) => return invalid(&[problem]),
+    let inputs = match (&cassette, args.inputs.is_empty()) {
+        // A replay runs with the recorded inputs unless others are given.
+        (Some(cassette), true) => cassette.inputs.clone(),
+        _ => match prepare::parse_inputs(&flow, &args.inputs) {
+            Ok(inputs) => Json::Object(inputs),
+            Err(problems) => return invalid(&problems),
+        },
+    };
+    let trigger = match (&cassette, &args.trigger) {
+        (Some(cassette), None) => cassette.trigger.clone(),
+        _ => match read_trigger(args.trigger.as_deref()) {
+            Ok(trigger) => trigger,
+            Err(problem) => return invalid(&[problem]),
+        },
     };
     let overrides = prepare::Overrides {
         profile: args.profile.as_deref(),
@@ -44,7 +60,22 @@ pub fn run(args: &RunArgs) -> io::Result<u8> {
         Ok(ready) => ready,
         Err(code) => return Ok(code),
     };
-    let request = ready.request(inputs, trigger, args.full);
+    let mut request = ready.request(inputs.clone(), trigger.clone(), args.full);
+    let redactor = Arc::new(Redactor::new(ready.secrets.values()));
+    let taping = match (&args.record, &cassette) {
+        (Some(dir), _) => Some(Taping::record(dir, &redactor)),
+        (None, Some(cassette)) => match Taping::replay(cassette, &redactor) {
+            Ok(taping) => Some(taping),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return Ok(exit_code::INVALID);
+            }
+        },
+        (None, None) => None,
+    };
+    if let Some(taping) = &taping {
+        request.runtime = taping.runtime();
+    }
     if args.dry_run == Some(DryRun::Plan) {
         dry_run::print(&preview(&ready.plan, &request), args.execution.format)?;
         return Ok(exit_code::SUCCESS);
@@ -55,15 +86,31 @@ pub fn run(args: &RunArgs) -> io::Result<u8> {
         let only_reads = args.dry_run == Some(DryRun::Reads);
         let engine = if only_reads {
             reads_engine(&ready.state_url, settings).await
+        } else if cassette.is_some() {
+            // A replay stores nothing: the project's runs and cursors are not its business.
+            let mut engine = Engine::new(Arc::new(catalog::registry()), None);
+            engine.options.max_concurrency = settings.max_concurrency;
+            Some(engine)
         } else {
             engine(&ready.state_url, settings).await
         };
-        let Some(engine) = engine else {
+        let Some(mut engine) = engine else {
             return Ok(exit_code::FAILURE);
         };
+        if let Some(taping) = &taping {
+            let tokens = flowrun_engine::tokens::token_store(engine.store.as_ref());
+            engine.http = Arc::new(HttpRuntime::new(tokens).with_tape(taping.tape.clone()));
+        }
         let (engine, progress) = with_progress(engine, settings, flow.steps.len());
         watch_interrupts(request.cancel.clone());
         let outcome = engine.run(ready.plan.clone(), request).await;
+        if let (Some(taping), Ok(outcome)) = (&taping, &outcome) {
+            match taping.finish(outcome, &inputs, trigger.as_ref(), &redactor) {
+                Ok(Some(path)) => eprintln!("recorded the run's HTTP exchanges to {}", path.display()),
+                Ok(None) => {}
+                Err(error) => eprintln!("error: the cassette could not be written: {error}"),
+            }
+        }
         finish(outcome, progress, settings.format)
     })
 }

@@ -10,7 +10,8 @@
 //! names_read(&flow, &prepared.connections)                   (flowrun-engine)
 //! secrets(&names.secrets, prepared.secrets_file.as_deref())  -> IndexMap<String, Secret>
 //! ```
-//! `flowrun runs` finds its store with [`state_url_for_folder`].
+//! `flowrun runs` finds its store with [`state_url_for_folder`]; `flowrun auth login` its
+//! connection, store and secrets file with [`project_connection`].
 
 mod inputs;
 mod project;
@@ -19,5 +20,5 @@ mod secrets;
 mod tests;
 
 pub use inputs::parse_inputs;
-pub use project::{Overrides, prepare, state_url_for_folder};
+pub use project::{Overrides, prepare, project_connection, state_url_for_folder};
 pub use secrets::secrets;

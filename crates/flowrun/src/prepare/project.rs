@@ -65,6 +65,31 @@ pub enum PrepareError {
     StateUrl { url: String, reason: String },
     #[error("--secrets {}: no such file", path.display())]
     SecretsFileMissing { path: PathBuf },
+    /// `flowrun auth login` outside a project.
+    #[error(
+        "there is no project file ({}) in this folder or above it; `flowrun auth login` logs in a connection defined under its `connections:`",
+        flowrun_flow::model::PROJECT_FILE_NAME
+    )]
+    NoProject,
+    /// `help` names a close connection, or the known ones.
+    #[error("{} has no connection `{name}`{}; {help}", path.display(), profile.as_ref().map(|profile| format!(" (with profile `{profile}`)")).unwrap_or_default())]
+    UnknownConnection {
+        path: PathBuf,
+        name: String,
+        profile: Option<String>,
+        help: String,
+    },
+}
+
+/// What `flowrun auth login` takes from the project of a folder: one of its connections, with
+/// the profile's overlay, and where its tokens and secrets are.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectConnection {
+    pub connection: Connection,
+    /// As [`Prepared::state_url`], the project file's folder standing for the flow's.
+    pub state_url: String,
+    /// As [`Prepared::secrets_file`].
+    pub secrets_file: Option<PathBuf>,
 }
 
 /// The project file that applies to `flow_file` (the first `flowrun.yaml` walking up from its
@@ -89,18 +114,7 @@ pub fn prepare(flow_file: &Path, flow: &Flow, overrides: Overrides<'_>) -> Resul
         overrides.state,
         &base_dir,
     )?;
-    let secrets_file = match overrides.secrets_file {
-        Some(path) if !path.is_file() => {
-            return Err(PrepareError::SecretsFileMissing {
-                path: path.to_path_buf(),
-            });
-        }
-        Some(path) => Some(path.to_path_buf()),
-        None => project
-            .as_ref()
-            .and_then(|project| project.secrets_file.as_ref())
-            .map(|file| base_dir.join(file)),
-    };
+    let secrets_file = secrets_file(project.as_ref(), overrides.secrets_file, &base_dir)?;
     Ok(Prepared {
         connections,
         state_url,
@@ -119,6 +133,69 @@ pub fn state_url_for_folder(folder: &Path, profile: Option<&str>, state: Option<
     let profile = select_profile(project.as_ref(), project_file.as_deref(), profile)?;
     let base_dir = project_file.as_deref().map_or_else(|| folder.to_path_buf(), folder_of);
     state_url(project.as_ref(), profile.map(|(_, profile)| profile), state, &base_dir)
+}
+
+/// The connection `name` of the project that applies to `folder` (the first `flowrun.yaml`
+/// from it up), with `--profile`'s overlay, and the state store and secrets file chosen as for
+/// a run.
+pub fn project_connection(
+    folder: &Path,
+    name: &str,
+    overrides: Overrides<'_>,
+) -> Result<ProjectConnection, PrepareError> {
+    let project_file =
+        discover::project_for(&folder.join(flowrun_flow::model::PROJECT_FILE_NAME)).ok_or(PrepareError::NoProject)?;
+    let project = load_project(&project_file)?;
+    let profile = select_profile(Some(&project), Some(&project_file), overrides.profile)?;
+    let base_dir = folder_of(&project_file);
+    let mut connections = project_connections(&project, profile)?;
+    let Some(connection) = connections.shift_remove(name) else {
+        let known = || connections.keys().map(String::as_str);
+        let help = match did_you_mean(name, known()) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None if connections.is_empty() => "it defines no connections".to_owned(),
+            None => format!(
+                "it defines {}",
+                known().map(|name| format!("`{name}`")).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        return Err(PrepareError::UnknownConnection {
+            path: project_file,
+            name: name.to_owned(),
+            profile: overrides.profile.map(str::to_owned),
+            help,
+        });
+    };
+    let state_url = state_url(
+        Some(&project),
+        profile.map(|(_, profile)| profile),
+        overrides.state,
+        &base_dir,
+    )?;
+    let secrets_file = secrets_file(Some(&project), overrides.secrets_file, &base_dir)?;
+    Ok(ProjectConnection {
+        connection,
+        state_url,
+        secrets_file,
+    })
+}
+
+/// `--secrets FILE` (which must exist), else the project's `secrets_file` relative to
+/// `base_dir` (which may not).
+fn secrets_file(
+    project: Option<&Project>,
+    flag: Option<&Path>,
+    base_dir: &Path,
+) -> Result<Option<PathBuf>, PrepareError> {
+    match flag {
+        Some(path) if !path.is_file() => Err(PrepareError::SecretsFileMissing {
+            path: path.to_path_buf(),
+        }),
+        Some(path) => Ok(Some(path.to_path_buf())),
+        None => Ok(project
+            .and_then(|project| project.secrets_file.as_ref())
+            .map(|file| base_dir.join(file))),
+    }
 }
 
 /// Reads and parses the project file; one with errors the validator reports but that still

@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::inputs::InputError;
-use super::project::Prepared;
+use super::project::{PrepareError, Prepared};
 use super::*;
 
 fn flow(value: serde_json::Value) -> Flow {
@@ -425,6 +425,59 @@ fn runs_find_the_store_from_a_folder_inside_the_project() {
     assert_eq!(
         state_url_for_folder(dir.path(), Some("prod"), Some("sqlite://x.db")).unwrap(),
         "sqlite://x.db"
+    );
+}
+
+#[test]
+fn auth_login_finds_its_connection_store_and_secrets_file_in_the_project() {
+    let dir = project_dir();
+    let found = project_connection(&dir.path().join("flows"), "shop", Overrides::default()).unwrap();
+    assert_eq!(
+        serde_json::to_value(&found.connection).unwrap(),
+        json!({"connector": "http", "config": {"base_url": "https://shop.example.com", "timeout": "30s"}})
+    );
+    assert_eq!(
+        found.state_url,
+        format!("sqlite://{}", dir.path().join("data/state.db").display())
+    );
+    assert_eq!(found.secrets_file, Some(dir.path().join(".env")));
+
+    let prod = Overrides {
+        profile: Some("prod"),
+        ..Overrides::default()
+    };
+    let found = project_connection(dir.path(), "extra", prod).unwrap();
+    assert_eq!(found.connection.config["base_url"], "https://extra.example.com");
+    assert_eq!(found.state_url, "sqlite:///var/lib/flowrun/state.db");
+
+    let error = project_connection(dir.path(), "shoop", Overrides::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{} has no connection `shoop`; did you mean `shop`?",
+            dir.path().join("flowrun.yaml").display()
+        )
+    );
+    let error = project_connection(dir.path(), "extra", Overrides::default()).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{} has no connection `extra`; it defines `crm`, `shop`, `unused`",
+            dir.path().join("flowrun.yaml").display()
+        )
+    );
+    let error = project_connection(dir.path(), "nope", prod).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("has no connection `nope` (with profile `prod`)"),
+        "{error}"
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    assert_eq!(
+        project_connection(empty.path(), "shop", Overrides::default()).unwrap_err(),
+        PrepareError::NoProject
     );
 }
 

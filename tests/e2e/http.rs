@@ -1,0 +1,195 @@
+//! `http.request` from a flow through the real binary, against the sandbox over sockets:
+//! OAuth2, pagination, a POST; `--record` writes a cassette without a secret in it, and
+//! `--replay` runs the flow again offline (the sandbox stopped) to the same output.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use flowrun_sandbox::{Sandbox, SandboxConfig};
+use serde_json::Value as Json;
+
+use crate::util::{Run, write};
+
+const CLIENT_SECRET: &str = "test-secret";
+const PASSWORD: &str = "wonderland";
+
+const FLOW: &str = r#"flow: sandbox-items
+connections:
+  api:
+    connector: http
+    config:
+      base_url: "{{ env.SANDBOX_API }}"
+      auth:
+        kind: oauth2
+        grant: password
+        token_url: "{{ env.SANDBOX_API }}/oauth/token"
+        client_id: flowrun-test
+        client_secret: "{{ secrets.CLIENT_SECRET }}"
+        username: alice
+        password: "{{ secrets.PASSWORD }}"
+steps:
+  - id: items
+    uses: http.request
+    connection: api
+    with:
+      url: pages/cursor
+      query: { limit: 100 }
+      paginate: { kind: cursor, next: "$.meta.next_cursor", param: cursor, items: "$.data" }
+  - id: me
+    uses: http.request
+    connection: api
+    with: { url: me }
+  - id: post
+    uses: http.request
+    connection: api
+    with:
+      method: POST
+      url: echo
+      body: { count: "{{ steps.items.output.body | length }}", at: "{{ now() }}", id: "{{ uuid() }}" }
+output:
+  count: "{{ steps.items.output.body | length }}"
+  pages: "{{ steps.items.output.pages }}"
+  user: "{{ steps.me.output.body.user }}"
+  auth: "{{ steps.me.output.body.auth }}"
+  echoed: "{{ steps.post.output.body.body }}"
+"#;
+
+fn flowrun(dir: &Path, args: &[&str], api: &str) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_flowrun"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("FLOWRUN_LOG")
+        .env("SANDBOX_API", api)
+        .env("CLIENT_SECRET", CLIENT_SECRET)
+        .env("PASSWORD", PASSWORD)
+        .stdin(Stdio::null())
+        .output()
+        .expect("the flowrun binary runs");
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+fn output_of(run: &Run) -> Json {
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    serde_json::from_str(&run.stdout).unwrap_or_else(|error| panic!("not JSON ({error}): {}", run.transcript()))
+}
+
+#[test]
+fn a_recorded_run_replays_offline_to_the_same_output() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime.block_on(Sandbox::start(0, SandboxConfig::default())).unwrap();
+    let api = sandbox.test_api_url();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "items.yaml", FLOW);
+
+    let recorded = flowrun(
+        dir.path(),
+        &["run", "items.yaml", "--record", "cassettes", "--format", "json"],
+        &api,
+    );
+    let envelope = output_of(&recorded);
+    let output = &envelope["output"];
+    assert_eq!(output["count"], 250);
+    assert_eq!(output["pages"], 3);
+    assert_eq!(output["user"], "alice");
+    assert_eq!(output["auth"], "oauth2");
+    assert_eq!(output["echoed"]["count"], 250);
+    assert!(
+        recorded
+            .stderr
+            .contains("recorded the run's HTTP exchanges to cassettes/sandbox-items-")
+    );
+
+    let cassettes: Vec<_> = std::fs::read_dir(dir.path().join("cassettes"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(cassettes.len(), 1);
+    let text = std::fs::read_to_string(&cassettes[0]).unwrap();
+    for secret in [CLIENT_SECRET, PASSWORD] {
+        assert!(!text.contains(secret), "`{secret}` is in the cassette");
+        assert!(!recorded.stdout.contains(secret) && !recorded.stderr.contains(secret));
+    }
+    let cassette: Json = serde_json::from_str(&text).unwrap();
+    let exchanges = cassette["exchanges"].as_array().unwrap();
+    // One token request, three pages, me, the POST.
+    assert_eq!(exchanges.len(), 6, "{text}");
+    let token = exchanges.iter().find(|e| e["token_exchange"] == true).unwrap();
+    assert!(
+        token["response"]["body"]
+            .as_str()
+            .unwrap()
+            .contains(r#""access_token":"***""#)
+    );
+    // The echo endpoint sent the Authorization header back: its token is scrubbed.
+    assert!(text.contains(r#"\"authorization\":\"Bearer ***\""#), "{text}");
+
+    // Offline: the sandbox is gone, the cassette answers.
+    runtime.block_on(sandbox.shutdown());
+    let replayed = flowrun(
+        dir.path(),
+        &[
+            "run",
+            "items.yaml",
+            "--replay",
+            cassettes[0].to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        &api,
+    );
+    let replayed = output_of(&replayed);
+    assert_eq!(
+        replayed["output"], envelope["output"],
+        "same output, `now()` and `uuid()` included"
+    );
+    // The recorded run is in the store; the replay added none.
+    let listed = flowrun(dir.path(), &["runs", "list"], &api);
+    assert_eq!(listed.code, 0, "{}", listed.transcript());
+    assert_eq!(
+        listed.stdout.matches("sandbox-items").count(),
+        1,
+        "{}",
+        listed.transcript()
+    );
+
+    // A flow that asks for something the cassette does not hold fails, naming the request.
+    write(dir.path(), "items.yaml", FLOW.replace("limit: 100", "limit: 50"));
+    let missed = flowrun(
+        dir.path(),
+        &["run", "items.yaml", "--replay", cassettes[0].to_str().unwrap()],
+        &api,
+    );
+    assert_eq!(missed.code, 1, "{}", missed.transcript());
+    assert!(
+        missed.stderr.contains("no recorded exchange matches this request"),
+        "{}",
+        missed.transcript()
+    );
+}
+
+#[test]
+fn a_failed_request_names_the_step_the_request_and_the_status() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime.block_on(Sandbox::start(0, SandboxConfig::default())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "fail.yaml",
+        "flow: fail\nsteps:\n  - id: lookup\n    uses: http.request\n    with:\n      url: \"{{ env.SANDBOX_API }}/status/422?message=Email%20is%20invalid\"\n",
+    );
+    let run = flowrun(dir.path(), &["run", "fail.yaml"], &sandbox.test_api_url());
+    assert_eq!(run.code, 1, "{}", run.transcript());
+    assert!(run.stderr.contains("lookup"), "{}", run.transcript());
+    assert!(
+        run.stderr
+            .contains("/test/status/422?message=Email+is+invalid → 422 Unprocessable Entity: Email is invalid"),
+        "{}",
+        run.transcript()
+    );
+    runtime.block_on(sandbox.shutdown());
+}
