@@ -193,3 +193,31 @@ fn a_failed_request_names_the_step_the_request_and_the_status() {
     );
     runtime.block_on(sandbox.shutdown());
 }
+
+/// The README's main job, as it is written there.
+#[test]
+fn the_readme_main_job_runs_against_the_sandbox() {
+    let root = crate::util::repo_root();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let command = "run flows/sandbox-tour.yaml --sandbox --secrets flows/sandbox.env";
+    assert!(
+        readme.contains(&format!("cargo run -p flowrun -- {command}")),
+        "the README names another command"
+    );
+    let state = tempfile::tempdir().unwrap();
+    let state_url = format!("sqlite://{}", state.path().join("state.db").display());
+    let args: Vec<&str> = command.split(' ').chain(["--state", &state_url]).collect();
+    let run = flowrun(&root, &args, "unused");
+    let output = output_of(&run);
+    assert_eq!(output["read"], 250);
+    assert_eq!(output["pages"], 3);
+    assert_eq!(output["reported"].as_array().unwrap().len(), 10);
+    assert_eq!(output["reported"][0], "/test/echo/reports/25");
+    for secret in [CLIENT_SECRET, PASSWORD] {
+        assert!(
+            !run.stdout.contains(secret) && !run.stderr.contains(secret),
+            "{}",
+            run.transcript()
+        );
+    }
+}

@@ -130,6 +130,10 @@ pub struct RunArgs {
     /// `uuid()` values are used, and nothing is stored: no run, no cursor.
     #[arg(long, value_name = "FILE", conflicts_with = "dry_run")]
     pub replay: Option<PathBuf>,
+    /// Start the built-in API simulators (what `flowrun sandbox` serves) on a free local port
+    /// for this run; the flow reads their base URL as `env.FLOWRUN_SANDBOX_URL`.
+    #[arg(long)]
+    pub sandbox: bool,
     #[command(flatten)]
     pub execution: ExecutionArgs,
 }

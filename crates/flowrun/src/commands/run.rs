@@ -83,6 +83,20 @@ pub fn run(args: &RunArgs) -> io::Result<u8> {
     let settings = &args.execution;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
+        let sandbox = if args.sandbox {
+            match flowrun_sandbox::Sandbox::start(0, flowrun_sandbox::SandboxConfig::default()).await {
+                Ok(sandbox) => {
+                    request.env.insert(SANDBOX_ENV.to_owned(), sandbox.base_url());
+                    Some(sandbox)
+                }
+                Err(error) => {
+                    eprintln!("error: the sandbox cannot start: {error}");
+                    return Ok(exit_code::FAILURE);
+                }
+            }
+        } else {
+            None
+        };
         let only_reads = args.dry_run == Some(DryRun::Reads);
         let engine = if only_reads {
             reads_engine(&ready.state_url, settings).await
@@ -111,9 +125,15 @@ pub fn run(args: &RunArgs) -> io::Result<u8> {
                 Err(error) => eprintln!("error: the cassette could not be written: {error}"),
             }
         }
+        if let Some(sandbox) = sandbox {
+            sandbox.shutdown().await;
+        }
         finish(outcome, progress, settings.format)
     })
 }
+
+/// The variable `--sandbox` sets to the simulators' base URL.
+const SANDBOX_ENV: &str = "FLOWRUN_SANDBOX_URL";
 
 /// `flowrun runs retry ID [--item KEY]`: the run's flow (found under the current folder by
 /// its id, or `--flow FILE`) is validated as it is now and the run taken up again.
