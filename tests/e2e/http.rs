@@ -3,7 +3,6 @@
 //! `--replay` runs the flow again offline (the sandbox stopped) to the same output.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use flowrun_sandbox::{Sandbox, SandboxConfig};
 use serde_json::Value as Json;
@@ -55,15 +54,12 @@ output:
 "#;
 
 fn flowrun(dir: &Path, args: &[&str], api: &str) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_flowrun"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("FLOWRUN_LOG")
-        .env("SANDBOX_API", api)
-        .env("CLIENT_SECRET", CLIENT_SECRET)
-        .env("PASSWORD", PASSWORD)
-        .stdin(Stdio::null())
+    let env = [
+        ("SANDBOX_API", api),
+        ("CLIENT_SECRET", CLIENT_SECRET),
+        ("PASSWORD", PASSWORD),
+    ];
+    let output = crate::util::command(dir, args, &env)
         .output()
         .expect("the flowrun binary runs");
     Run {

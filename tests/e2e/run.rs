@@ -3,7 +3,7 @@
 //! flow lock, kill -9 at random points, and a canary secret searched for in every output.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value as Json, json};
@@ -12,19 +12,9 @@ use crate::util::{Run, write};
 
 /// `flowrun ARGS` in `dir` with extra environment variables.
 fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Child {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_flowrun"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("FLOWRUN_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    command.spawn().expect("the flowrun binary starts")
+    crate::util::command(dir, args, env)
+        .spawn()
+        .expect("the flowrun binary starts")
 }
 
 fn finish(child: Child) -> Run {

@@ -140,6 +140,12 @@ impl Drop for Killed {
 
 /// Starts `flowrun ARGS` in `dir` with extra environment variables, stdout and stderr piped.
 pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Killed {
+    Killed(command(dir, args, env).spawn().expect("the flowrun binary starts"))
+}
+
+/// `flowrun ARGS` in `dir` with extra environment variables, without colors or `FLOWRUN_LOG`,
+/// stdin empty, stdout and stderr piped.
+pub fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_flowrun"));
     command
         .args(args)
@@ -152,7 +158,7 @@ pub fn spawn(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Killed {
     for (name, value) in env {
         command.env(name, value);
     }
-    Killed(command.spawn().expect("the flowrun binary starts"))
+    command
 }
 
 /// Waits at most `limit` for the child to exit (polling), then collects what it printed that
