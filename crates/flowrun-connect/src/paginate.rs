@@ -379,6 +379,34 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any header text splits without a panic, into pieces of the text.
+        #[test]
+        fn any_link_header_splits(value in ".{0,200}") {
+            for link in split_links(&value) {
+                proptest::prop_assert!(value.contains(link));
+            }
+        }
+
+        /// A next link survives any number of other links around it.
+        #[test]
+        fn the_next_link_is_found_among_others(before in 0usize..4, after in 0usize..4, page in 1u32..1000) {
+            let mut links: Vec<String> = (0..before).map(|i| format!("<https://a/x?p={i}>; rel=\"prev\"")).collect();
+            links.push(format!("<https://a/x?page={page}&a=1,2>; rel=\"next\""));
+            links.extend((0..after).map(|i| format!("<https://a/y?q={i}>; rel=\"last\"; title=\"a, b\"")));
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert("link", links.join(", ").parse().unwrap_or_else(|_| unreachable!()));
+            let response = Response {
+                status: 200,
+                headers,
+                body: bytes::Bytes::new(),
+                method: crate::http::Method::Get,
+                url: String::new(),
+            };
+            proptest::prop_assert_eq!(next_link(&response), Some(format!("https://a/x?page={page}&a=1,2")));
+        }
+    }
+
     #[test]
     fn set_query_replaces() {
         let mut url = Url::parse("https://a/x?page=1&per_page=5").unwrap_or_else(|_| unreachable!());

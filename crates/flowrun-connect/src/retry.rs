@@ -191,6 +191,15 @@ mod tests {
         let _ = SystemTime::now();
     }
 
+    proptest::proptest! {
+        /// Whatever a service sends in these headers, reading it does not panic.
+        #[test]
+        fn any_wait_header_is_read_without_panic(retry_after in ".{0,40}", reset in "[0-9]{0,20}") {
+            let _ = wait(&[("retry-after", &retry_after)]);
+            let _ = wait(&[("x-ratelimit-reset", &reset)]);
+        }
+    }
+
     #[test]
     fn unsafe_calls_are_not_repeated_after_timeouts_and_5xx_unless_listed() {
         let default = RetryPolicy::default();

@@ -171,3 +171,52 @@ pub fn excerpt(body: &[u8]) -> String {
     }
     shown
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Any bytes give an excerpt of at most 200 characters and an ellipsis.
+        #[test]
+        fn any_body_has_a_short_excerpt(body in proptest::collection::vec(proptest::num::u8::ANY, 0..2000)) {
+            proptest::prop_assert!(excerpt(&body).chars().count() <= EXCERPT_CHARS + 1);
+        }
+
+        /// A secret query value never shows, whatever else the URL holds.
+        #[test]
+        fn secret_query_values_never_show(value in "[A-Za-z0-9]{12,20}", other in "[a-z]{1,8}") {
+            let url = Url::parse(&format!("https://u:pw@api.test/x?{other}=1&api_key={value}&token={value}"))
+                .unwrap_or_else(|_| unreachable!());
+            let shown = redact_url(&url, None);
+            proptest::prop_assert!(!shown.contains(&value), "{}", shown);
+            proptest::prop_assert!(!shown.contains("pw@"), "{}", shown);
+        }
+    }
+
+    #[test]
+    fn api_messages_are_found_in_every_usual_shape() {
+        let cases = [
+            (serde_json::json!({"error": {"message": "a"}}), "a"),
+            (
+                serde_json::json!({"error": {"message": {"lang": "en", "value": "b"}}}),
+                "b",
+            ),
+            (
+                serde_json::json!({"error": "invalid_grant", "error_description": "c"}),
+                "c",
+            ),
+            (serde_json::json!({"message": "d"}), "d"),
+            (serde_json::json!({"errors": [{"message": "e"}]}), "e"),
+            (
+                serde_json::json!({"type": "about:blank", "title": "T", "detail": "f"}),
+                "f",
+            ),
+            (serde_json::json!({"error": "g"}), "g"),
+        ];
+        for (body, expected) in cases {
+            assert_eq!(api_message(&body).as_deref(), Some(expected), "{body}");
+        }
+        assert_eq!(api_message(&serde_json::json!([1])), None);
+    }
+}
