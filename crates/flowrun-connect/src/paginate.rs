@@ -172,21 +172,24 @@ pub async fn fetch_pages(
         let mut response = client.send(context, &request).await?;
         pages += 1;
         let body = response.json()?;
-        let page_items = select_items(items_path.as_ref(), body.clone(), pages, &response)?;
+        response.body = bytes::Bytes::new();
+        // What names the next page is read before the items are moved out of the body.
+        let named_next = match pagination {
+            Pagination::LinkHeader { .. } => next_link(&response),
+            Pagination::NextUrl { .. } | Pagination::Cursor { .. } => next_value(next_path.as_ref(), &body),
+            Pagination::Offset { .. } | Pagination::Page { .. } => None,
+        };
+        let page_items = select_items(items_path.as_ref(), body, pages, &response)?;
         let received = page_items.len() as u64;
         count += received;
         let next = if received == 0 {
             None
         } else {
             match pagination {
-                Pagination::LinkHeader { .. } => {
-                    next_link(&response).map(|link| join(&request.url, &link)).transpose()?
+                Pagination::LinkHeader { .. } | Pagination::NextUrl { .. } => {
+                    named_next.map(|next| join(&request.url, &next)).transpose()?
                 }
-                Pagination::NextUrl { .. } => match next_value(next_path.as_ref(), &body) {
-                    Some(next) => Some(join(&request.url, &next)?),
-                    None => None,
-                },
-                Pagination::Cursor { param, .. } => next_value(next_path.as_ref(), &body).map(|cursor| {
+                Pagination::Cursor { param, .. } => named_next.map(|cursor| {
                     let mut url = request.url.clone();
                     set_query(&mut url, param, &cursor);
                     url
@@ -206,7 +209,6 @@ pub async fn fetch_pages(
             }
         };
         on_items(page_items)?;
-        response.body = bytes::Bytes::new();
         let Some(next) = next else {
             return Ok(Paged {
                 pages,
@@ -241,16 +243,40 @@ fn compile(what: &str, path: Option<&str>) -> Result<Option<JsonPath>, ModuleErr
 }
 
 /// The items of a page: the nodes `items` selects (one list node counts as its elements), or
-/// the body itself when it is a list. Nothing selected is an empty page.
-fn select_items(path: Option<&JsonPath>, body: Json, page: u32, response: &Response) -> Result<Vec<Json>, ModuleError> {
+/// the body itself when it is a list. Nothing selected is an empty page. Items are moved out
+/// of the body, not copied: pages of thousands of records are the common case.
+fn select_items(
+    path: Option<&JsonPath>,
+    mut body: Json,
+    page: u32,
+    response: &Response,
+) -> Result<Vec<Json>, ModuleError> {
     let selected = match path {
         None => body,
         Some(path) => {
-            let nodes = path.query(&body).all();
-            match nodes.as_slice() {
-                [] => return Ok(Vec::new()),
-                [one] => (*one).clone(),
-                many => return Ok(many.iter().map(|node| (*node).clone()).collect()),
+            let mut pointers: Vec<String> = path
+                .query_located(&body)
+                .locations()
+                .map(|location| location.to_json_pointer())
+                .collect();
+            match pointers.len() {
+                0 => return Ok(Vec::new()),
+                1 => body.pointer_mut(&pointers[0]).map(Json::take).unwrap_or_default(),
+                _ => {
+                    // Nodes inside other selected nodes (`$..*`) cannot be moved out twice.
+                    let mut sorted = pointers.clone();
+                    sorted.sort();
+                    let nested = sorted
+                        .windows(2)
+                        .any(|pair| pair[1].starts_with(&format!("{}/", pair[0])));
+                    if nested {
+                        return Ok(path.query(&body).all().into_iter().cloned().collect());
+                    }
+                    return Ok(pointers
+                        .iter_mut()
+                        .map(|pointer| body.pointer_mut(pointer).map(Json::take).unwrap_or_default())
+                        .collect());
+                }
             }
         }
     };

@@ -21,6 +21,9 @@ pub const USER_AGENT: &str = concat!(
 /// How long connecting may take, whatever the request's timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A rendered connection config (kept alive) and its client.
+type ConfigClient = (Arc<serde_json::Value>, Arc<HttpClient>);
+
 /// The process's HTTP clients and token store.
 pub struct HttpRuntime {
     pool: reqwest::Client,
@@ -29,6 +32,12 @@ pub struct HttpRuntime {
     /// Keyed by connection name and settings: a connection whose rendered config changes gets
     /// a new client.
     clients: Mutex<HashMap<String, Arc<HttpClient>>>,
+    /// The fast path of [`client_for`](Self::client_for): the client of each rendered config
+    /// (by address; the config is kept alive here so the address is not reused) and of calls
+    /// without a connection. A run renders its connections once, so every call after the
+    /// first skips building the key.
+    by_config: Mutex<HashMap<usize, ConfigClient>>,
+    unconnected: std::sync::OnceLock<Arc<HttpClient>>,
 }
 
 impl Default for HttpRuntime {
@@ -52,6 +61,8 @@ impl HttpRuntime {
             tokens,
             tape: Tape::Off,
             clients: Mutex::new(HashMap::new()),
+            by_config: Mutex::new(HashMap::new()),
+            unconnected: std::sync::OnceLock::new(),
         }
     }
 
@@ -69,9 +80,31 @@ impl HttpRuntime {
         &self.tokens
     }
 
-    /// The client of the call's connection (or of no connection) with these settings.
-    pub fn client_for(&self, context: &CallContext, settings: &ClientSettings) -> Result<Arc<HttpClient>, ModuleError> {
-        self.client(context.connection.as_ref().map(|c| c.name.clone()), settings)
+    /// The client of the call's connection, made from its config by `settings` on first use,
+    /// or the client of calls without a connection.
+    pub fn client_for(
+        &self,
+        context: &CallContext,
+        settings: impl FnOnce(&serde_json::Value) -> Result<ClientSettings, ModuleError>,
+    ) -> Result<Arc<HttpClient>, ModuleError> {
+        let Some(connection) = &context.connection else {
+            if let Some(client) = self.unconnected.get() {
+                return Ok(client.clone());
+            }
+            let client = self.client(None, &ClientSettings::default())?;
+            return Ok(self.unconnected.get_or_init(|| client).clone());
+        };
+        let address = Arc::as_ptr(&connection.config) as usize;
+        if let Some((_, client)) = self.by_config.lock().ok().as_ref().and_then(|map| map.get(&address)) {
+            return Ok(client.clone());
+        }
+        let client = self.client(Some(connection.name.clone()), &settings(&connection.config)?)?;
+        if let Ok(mut map) = self.by_config.lock() {
+            // Configs of finished runs are held only here: let them go.
+            map.retain(|_, (config, _)| Arc::strong_count(config) > 1);
+            map.insert(address, (connection.config.clone(), client.clone()));
+        }
+        Ok(client)
     }
 
     /// The client of connection `name` with these settings, made on first use.

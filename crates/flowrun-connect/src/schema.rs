@@ -133,7 +133,7 @@ pub fn parse_params<P: serde::de::DeserializeOwned + JsonSchema>(
     } else {
         params
     };
-    serde_json::from_value::<P>(params.clone()).map_err(|error| {
+    P::deserialize(&params).map_err(|error| {
         let problems: Vec<String> = instance_problems(&input_schema::<P>(), &params)
             .iter()
             .filter_map(|problem| with_key(problem))

@@ -10,7 +10,9 @@ use flowrun_connect::schema::{invalid_params, parse_params};
 use flowrun_flow::catalog::ModuleKind;
 use serde_json::Value as Json;
 
-use crate::request::{ContentEncoding, FilePart, RequestOutput, RequestParams, ResponseFormat};
+use serde::Deserialize;
+
+use crate::request::{ContentEncoding, FilePart, RequestParams, ResponseFormat};
 use crate::{HttpConnection, NAME};
 
 const USES: &str = "http.request";
@@ -30,32 +32,27 @@ impl Module for HttpRequest {
 
     async fn call(&self, context: &CallContext, params: Json) -> Result<Json, ModuleError> {
         let params: RequestParams = parse_params(USES, params)?;
-        let settings = match &context.connection {
-            Some(connection) => {
-                let config: HttpConnection = serde_json::from_value((*connection.config).clone()).map_err(|error| {
-                    ModuleError::new(
-                        ErrorKind::Invalid,
-                        format!("connection `{}` is not an {NAME} connection: {error}", connection.name),
-                    )
-                })?;
-                ClientSettings {
-                    base_url: config.base_url,
-                    http: config.http,
-                }
-            }
-            None => ClientSettings::default(),
-        };
-        let client = context.http.client_for(context, &settings)?;
+        let client = context.http.client_for(context, |config| {
+            let config = HttpConnection::deserialize(config).map_err(|error| {
+                let name = context.connection.as_ref().map(|c| &*c.name).unwrap_or_default();
+                ModuleError::new(
+                    ErrorKind::Invalid,
+                    format!("connection `{name}` is not an {NAME} connection: {error}"),
+                )
+            })?;
+            Ok(ClientSettings {
+                base_url: config.base_url,
+                http: config.http,
+            })
+        })?;
         let request = build(&params, client.url(&params.url)?)?;
+        // The output is built as JSON directly: a paged body of 100,000 records is moved into
+        // it, never copied.
         let output = match &params.paginate {
             None => {
                 let response = client.send(context, &request).await?;
-                RequestOutput {
-                    status: response.status,
-                    headers: response.headers_json(),
-                    body: body(&response, params.response)?,
-                    pages: None,
-                }
+                let body = body(&response, params.response)?;
+                output(&response, body, None)
             }
             Some(pagination) => {
                 if matches!(params.response, ResponseFormat::Text | ResponseFormat::Bytes) {
@@ -70,20 +67,32 @@ impl Module for HttpRequest {
                     Ok(())
                 })
                 .await?;
-                RequestOutput {
-                    status: paged.last.status,
-                    headers: paged.last.headers_json(),
-                    body: Json::Array(items),
-                    pages: Some(paged.pages),
-                }
+                output(&paged.last, Json::Array(items), Some(paged.pages))
             }
         };
-        serde_json::to_value(output).map_err(|error| ModuleError::new(ErrorKind::Other, error.to_string()))
+        Ok(output)
     }
 
     fn retries_itself(&self) -> bool {
         true
     }
+}
+
+/// `{status, headers, body, pages?}`, as [`crate::RequestOutput`] describes it.
+fn output(response: &Response, body: Json, pages: Option<u32>) -> Json {
+    let headers = response
+        .headers_json()
+        .into_iter()
+        .map(|(name, value)| (name, Json::String(value)))
+        .collect();
+    let mut output = serde_json::Map::with_capacity(4);
+    output.insert("status".to_owned(), Json::from(response.status));
+    output.insert("headers".to_owned(), Json::Object(headers));
+    output.insert("body".to_owned(), body);
+    if let Some(pages) = pages {
+        output.insert("pages".to_owned(), Json::from(pages));
+    }
+    Json::Object(output)
 }
 
 /// The request the parameters describe.

@@ -32,6 +32,9 @@ const EXCERPT_CHARS: usize = 200;
 /// `url` for people: values of secret-looking query parameters (and of `extra`, the
 /// connection's API-key parameter) replaced by `***`, user info removed.
 pub fn redact_url(url: &Url, extra: Option<&str>) -> String {
+    if url.query().is_none() && url.username().is_empty() && url.password().is_none() {
+        return url.as_str().to_owned();
+    }
     let mut shown = url.clone();
     let _ = shown.set_password(None);
     let _ = shown.set_username("");

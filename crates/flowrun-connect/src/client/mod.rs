@@ -312,7 +312,8 @@ impl HttpClient {
             Err(error) => return (Err(transport_error(&what, error, Some(timeout))), token),
         };
         let status = response.status().as_u16();
-        let headers = response.headers().clone();
+        let mut response = response;
+        let headers = std::mem::take(response.headers_mut());
         let body = tokio::select! {
             body = read_body(response, self.max_response_size, &what) => body,
             () = context.cancel.cancelled() => return (Err(cancelled()), token),
@@ -360,6 +361,13 @@ pub(crate) async fn read_body(mut response: reqwest::Response, limit: u64, what:
         && length > limit
     {
         return Err(too_large(length.to_string()));
+    }
+    if response.content_length().is_some() {
+        // Its length is known and within the limit: read in one piece, without a copy.
+        return response
+            .bytes()
+            .await
+            .map_err(|error| transport_error(what, error, None));
     }
     let initial = response.content_length().unwrap_or(8 * 1024).min(limit).min(1 << 20);
     let mut body = BytesMut::with_capacity(initial as usize);

@@ -32,7 +32,7 @@ pub(crate) struct Attempted {
 /// carry the retries and the timeout.
 pub(crate) async fn call_with_retries(
     module: &Arc<dyn Module>,
-    params: &Json,
+    params: Json,
     mut context: CallContext,
     settings: CallSettings<'_>,
 ) -> Attempted {
@@ -50,7 +50,7 @@ pub(crate) async fn call_with_retries(
     loop {
         attempt += 1;
         context.attempt = attempt;
-        let result = call_once(module, params, &context, &settings).await;
+        let result = call_once(module, params.clone(), &context, &settings).await;
         let error = match result {
             Ok(output) => {
                 return Attempted {
@@ -92,7 +92,7 @@ pub(crate) async fn call_with_retries(
 
 async fn call_once(
     module: &Arc<dyn Module>,
-    params: &Json,
+    params: Json,
     context: &CallContext,
     settings: &CallSettings<'_>,
 ) -> Result<Json, ModuleError> {
@@ -100,7 +100,7 @@ async fn call_once(
         permit = settings.limiter.acquire() => permit.map_err(|_| cancelled())?,
         () = context.cancel.cancelled() => return Err(cancelled()),
     };
-    let call = module.call(context, params.clone());
+    let call = module.call(context, params);
     let result = tokio::select! {
         result = with_timeout(call, settings.timeout) => result,
         () = context.cancel.cancelled() => Err(cancelled()),

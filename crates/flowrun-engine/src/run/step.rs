@@ -179,7 +179,8 @@ async fn end_step(
     mut result: StepResult,
     started_at: jiff::Timestamp,
 ) -> StepResult {
-    let output = if step.for_each.is_some() || !result.has_output {
+    // Without a store nothing is recorded: no need to convert the output.
+    let output = if step.for_each.is_some() || !result.has_output || shared.store.is_none() {
         None
     } else {
         match flowrun_expr::to_json(&result.output) {
@@ -471,7 +472,7 @@ async fn run_item(
         }
     };
     let stored_output = match status {
-        StepStatus::Success | StepStatus::Resumed => flowrun_expr::to_json(&output).ok(),
+        StepStatus::Success | StepStatus::Resumed if shared.store.is_some() => flowrun_expr::to_json(&output).ok(),
         _ => None,
     };
     let stored = record::record(
@@ -552,7 +553,8 @@ async fn attempt(
                     };
                 }
             };
-            let parameters = Some(rendered.redacted());
+            // For the step's record only: not built when nothing is recorded.
+            let parameters = shared.store.is_some().then(|| rendered.redacted());
             if let Some(not_sent) = &shared.not_sent
                 && !kind.is_some_and(|kind| kind.is_read_only())
             {
@@ -610,7 +612,7 @@ async fn attempt(
             };
             let attempted = call_with_retries(
                 module,
-                &rendered.value,
+                rendered.value,
                 context,
                 CallSettings {
                     policy: &step.retry,

@@ -66,6 +66,7 @@ async fn echo_sends_query_headers_json_form_and_files() {
     .await
     .unwrap();
     assert_eq!(out["status"], 200);
+    serde_json::from_value::<flowrun_connector_http::RequestOutput>(out.clone()).unwrap();
     let echoed = &out["body"];
     assert_eq!(echoed["method"], "POST");
     assert_eq!(echoed["path"], "/test/echo/orders");
