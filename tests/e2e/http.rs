@@ -217,3 +217,47 @@ fn the_readme_main_job_runs_against_the_sandbox() {
         );
     }
 }
+
+/// Sixteen steps that start together after the API let the token expire share one refresh.
+#[test]
+fn sixteen_concurrent_steps_after_expiry_share_one_refresh() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime.block_on(Sandbox::start(0, SandboxConfig::default())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let connection = FLOW
+        .split("steps:")
+        .next()
+        .unwrap()
+        .replace("flow: sandbox-items", "flow: expiry");
+    let mut flow = format!(
+        "{connection}steps:\n  - id: first\n    uses: http.request\n    connection: api\n    with: {{ url: me }}\n  \
+         - id: expire\n    uses: http.request\n    needs: [first]\n    with:\n      method: POST\n      \
+         url: \"{{{{ env.SANDBOX_API }}}}/../_sandbox/clock\"\n      body: {{ advance_secs: 7200 }}\n"
+    );
+    for n in 1..=16 {
+        flow.push_str(&format!(
+            "  - id: s{n}\n    uses: http.request\n    connection: api\n    needs: [expire]\n    with: {{ url: me }}\n"
+        ));
+    }
+    write(dir.path(), "expiry.yaml", &flow);
+    let run = flowrun(
+        dir.path(),
+        &["run", "expiry.yaml", "--format", "json", "--max-concurrency", "16"],
+        &sandbox.test_api_url(),
+    );
+    let envelope = output_of(&run);
+    assert_eq!(envelope["status"], "success", "{}", run.transcript());
+    let control = sandbox.control();
+    assert_eq!(control.token_grants("password"), 1);
+    assert_eq!(
+        control.token_grants("refresh_token"),
+        1,
+        "one refresh for sixteen steps"
+    );
+    assert_eq!(
+        control.request_count("GET", "/test/me"),
+        1 + 16 + 16,
+        "each step: a 401, then success"
+    );
+    runtime.block_on(sandbox.shutdown());
+}

@@ -154,3 +154,34 @@ async fn authorization_code_without_tokens_says_to_log_in() {
     let error = me(connection(&sandbox, auth)).await.unwrap_err();
     assert!(error.message.contains("flowrun auth login api"), "{}", error.message);
 }
+
+#[tokio::test]
+async fn a_token_about_to_expire_is_refreshed_before_it_is_sent() {
+    let sandbox = sandbox().await;
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::default());
+    let config = connection(&sandbox, oauth2(&sandbox, "password"));
+    let first = Arc::new(HttpRuntime::new(store.clone()));
+    request(&context(&first, Some(config.clone())), json!({ "url": "me" }))
+        .await
+        .unwrap();
+    // The stored token has 30 seconds left: less than the minute flowrun keeps in hand.
+    let mut tokens = store.load("api").await.unwrap().unwrap();
+    tokens.expires_at = Some(jiff::Timestamp::now() + jiff::SignedDuration::from_secs(30));
+    store.save("api", &tokens).await.unwrap();
+
+    let second = Arc::new(HttpRuntime::new(store.clone()));
+    request(&context(&second, Some(config)), json!({ "url": "me" }))
+        .await
+        .unwrap();
+    let control = sandbox.control();
+    assert_eq!(control.token_grants("refresh_token"), 1, "refreshed ahead of expiry");
+    assert_eq!(
+        control.request_count("GET", "/test/me"),
+        2,
+        "no request went out with the old token"
+    );
+    assert_ne!(
+        store.load("api").await.unwrap().unwrap().access_token,
+        tokens.access_token
+    );
+}
