@@ -254,10 +254,9 @@ fn sixteen_concurrent_steps_after_expiry_share_one_refresh() {
         1,
         "one refresh for sixteen steps"
     );
-    assert_eq!(
-        control.request_count("GET", "/test/me"),
-        1 + 16 + 16,
-        "each step: a 401, then success"
-    );
+    // The first step, then each of the sixteen: those that went before the refresh got a 401
+    // first, those after it did not; at least one met the expired token.
+    let me = control.request_count("GET", "/test/me");
+    assert!((1 + 16 + 1..=1 + 16 + 16).contains(&me), "{me} requests to /test/me");
     runtime.block_on(sandbox.shutdown());
 }

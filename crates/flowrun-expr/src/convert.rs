@@ -38,6 +38,10 @@ pub fn to_json(value: &Value) -> Result<Json, EvalError> {
 }
 
 fn convert(value: &Value, path: &mut String) -> Result<Json, EvalError> {
+    // Shared JSON (a module's output, or part of it) is JSON already.
+    if let Some(node) = value.downcast_object_ref::<crate::shared::JsonNode>() {
+        return Ok(node.json().clone());
+    }
     Ok(match value.kind() {
         ValueKind::Undefined => {
             return Err(EvalError::new(format!("the value at `{path}` is undefined")));

@@ -23,6 +23,7 @@ pub mod jsonpath;
 mod scope;
 mod secret;
 mod secret_sources;
+mod shared;
 mod template;
 mod value_tree;
 
@@ -33,6 +34,7 @@ pub use minijinja::Value;
 pub use scope::{Clock, Runtime, Scope, UuidSource};
 pub use secret::{MIN_SCRUB_LEN, REDACTED, Redactor, Secret};
 pub use secret_sources::{SecretsError, SecretsFile, resolve_secrets};
+pub use shared::from_shared_json;
 pub use template::{Expression, Template};
 pub use value_tree::{CompiledValue, Rendered, TreeCompileError};
 

@@ -22,14 +22,31 @@ fn scope() -> Scope {
     scope
 }
 
-/// Runs `pipeline` on `input`: the output as JSON, or the error's text.
+/// Runs `pipeline` on `input`: the output as JSON, or the error's text. The input is given
+/// both ways a step's output reaches a pipeline (converted, and shared as a module's output
+/// is), and both must give the same result.
+#[track_caller]
 fn run(input: &Json, pipeline: Json) -> Result<Json, String> {
     let compiled = compile(&transform(pipeline))
         .map_err(|errors| errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))?;
-    let output = compiled
-        .run_on(from_json(input), &scope())
-        .map_err(|error| error.to_string())?;
-    to_json(&output).map_err(|error| error.message)
+    let run_on = |value| {
+        let output = compiled.run_on(value, &scope()).map_err(|error| error.to_string())?;
+        to_json(&output).map_err(|error| error.message)
+    };
+    let converted = run_on(from_json(input));
+    let shared = run_on(flowrun_expr::from_shared_json(input.clone()));
+    // Shared JSON keeps numbers as the API wrote them (`1.0`); equal by JSON's rules.
+    let normalized = |result: &Result<Json, String>| {
+        result
+            .clone()
+            .map(|json| to_json(&from_json(&json)).unwrap_or(Json::Null))
+    };
+    assert_eq!(
+        normalized(&shared),
+        normalized(&converted),
+        "shared and converted input differ on {input}"
+    );
+    converted
 }
 
 /// Each case: input, pipeline, expected output.
