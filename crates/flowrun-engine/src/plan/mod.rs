@@ -18,7 +18,7 @@ use flowrun_flow::model::{Condition, Connection, Flow, OnError, Step};
 
 pub use dependencies::DependencyKind;
 pub use flowrun_connect::retry::{DEFAULT_ATTEMPTS, DEFAULT_INITIAL, DEFAULT_MAX, RetryPolicy};
-pub use names::{NamesRead, names_read};
+pub use names::{NamesRead, names_in, names_read};
 pub use step::{Action, ItemKey, PlannedCondition, PlannedIncremental, PlannedOnError, PlannedStep};
 
 use crate::transform;

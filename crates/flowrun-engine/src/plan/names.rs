@@ -20,6 +20,14 @@ pub struct NamesRead {
 /// pipeline expressions count; a plain string that happens to look like `env.X` only adds a
 /// name to look up, never a value to show.
 pub fn names_read(flow: &Flow, connections: &IndexMap<String, Connection>) -> NamesRead {
+    let flow = serde_json::to_value(flow).unwrap_or_default();
+    let connections = serde_json::to_value(connections).unwrap_or_default();
+    names_in([&flow, &connections])
+}
+
+/// Every `env.X` and `secrets.X` in these values (e.g. one connection's config, for
+/// `flowrun auth login`), read as [`names_read`] reads a flow.
+pub fn names_in<'a>(values: impl IntoIterator<Item = &'a Json>) -> NamesRead {
     let mut names = NamesRead::default();
     let mut visit = |text: &str| {
         for reference in template_references(text).into_iter().chain(expression_references(text)) {
@@ -34,11 +42,8 @@ pub fn names_read(flow: &Flow, connections: &IndexMap<String, Connection>) -> Na
             }
         }
     };
-    if let Ok(flow) = serde_json::to_value(flow) {
-        walk(&flow, &mut visit);
-    }
-    if let Ok(connections) = serde_json::to_value(connections) {
-        walk(&connections, &mut visit);
+    for value in values {
+        walk(value, &mut visit);
     }
     names
 }

@@ -10,7 +10,6 @@
 
 mod loopback;
 
-use std::collections::BTreeSet;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
@@ -23,7 +22,6 @@ use flowrun_connect::config::{Auth, HttpConnectionConfig, OAuth2Grant};
 use flowrun_connect::runtime::HttpRuntime;
 use flowrun_expr::{CompiledValue, Redactor, Runtime, Scope, Secret, Value};
 use flowrun_flow::model::Connection;
-use flowrun_flow::references::{Reference, expression_references, template_references};
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 use url::{Host, Url};
@@ -53,7 +51,7 @@ fn login(args: &AuthLoginArgs) -> io::Result<u8> {
         Ok(found) => found,
         Err(problem) => return invalid(&problem.to_string()),
     };
-    let names = names_read(&found.connection);
+    let names = flowrun_engine::plan::names_in(found.connection.config.values());
     let secrets = match prepare::secrets(&names.secrets, found.secrets_file.as_deref()) {
         Ok(secrets) => secrets,
         Err(problems) => {
@@ -377,45 +375,6 @@ fn grant_name(grant: OAuth2Grant) -> String {
         .ok()
         .and_then(|value| value.as_str().map(str::to_owned))
         .unwrap_or_else(|| format!("{grant:?}"))
-}
-
-/// The `env.X` and `secrets.X` names a connection's config reads (as the engine's
-/// `names_read` does for a flow: every string as a template and as an expression).
-fn names_read(connection: &Connection) -> Names {
-    let mut names = Names::default();
-    let mut strings = Vec::new();
-    for value in connection.config.values() {
-        collect_strings(value, &mut strings);
-    }
-    for text in strings {
-        for reference in template_references(text).into_iter().chain(expression_references(text)) {
-            match reference {
-                Reference::Env(name) => {
-                    names.env.insert(name);
-                }
-                Reference::Secret(name) => {
-                    names.secrets.insert(name);
-                }
-                _ => {}
-            }
-        }
-    }
-    names
-}
-
-#[derive(Default)]
-struct Names {
-    env: BTreeSet<String>,
-    secrets: BTreeSet<String>,
-}
-
-fn collect_strings<'a>(value: &'a Json, strings: &mut Vec<&'a str>) {
-    match value {
-        Json::String(text) => strings.push(text),
-        Json::Array(items) => items.iter().for_each(|item| collect_strings(item, strings)),
-        Json::Object(map) => map.values().for_each(|item| collect_strings(item, strings)),
-        _ => {}
-    }
 }
 
 /// The connection's config with its templates rendered over `env` and `secrets` (as a run

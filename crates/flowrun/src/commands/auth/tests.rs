@@ -66,17 +66,21 @@ fn other_redirect_uris_are_refused_with_the_reason() {
 
 #[test]
 fn the_names_a_connection_reads_are_found() {
-    let names = names_read(&connection(
-        "http",
-        json!({
-            "base_url": "{{ env.BASE }}/v1",
-            "auth": {
-                "kind": "oauth2", "grant": "authorization_code",
-                "token_url": "https://x/token", "client_id": "{{ env.CLIENT_ID }}",
-                "client_secret": "{{ secrets.CLIENT_SECRET }}", "scopes": ["{{ secrets.SCOPE }}"],
-            },
-        }),
-    ));
+    let names = flowrun_engine::plan::names_in(
+        connection(
+            "http",
+            json!({
+                "base_url": "{{ env.BASE }}/v1",
+                "auth": {
+                    "kind": "oauth2", "grant": "authorization_code",
+                    "token_url": "https://x/token", "client_id": "{{ env.CLIENT_ID }}",
+                    "client_secret": "{{ secrets.CLIENT_SECRET }}", "scopes": ["{{ secrets.SCOPE }}"],
+                },
+            }),
+        )
+        .config
+        .values(),
+    );
     assert_eq!(names.env.iter().collect::<Vec<_>>(), ["BASE", "CLIENT_ID"]);
     assert_eq!(names.secrets.iter().collect::<Vec<_>>(), ["CLIENT_SECRET", "SCOPE"]);
 }
