@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 use flowrun_connect::module::{CallContext, Connection, ErrorKind, ModuleError};
 use flowrun_expr::{Scope, Value};
 use flowrun_state::StepStatus;
-use futures_util::FutureExt;
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -328,64 +327,91 @@ async fn for_each(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cance
     });
 
     let item_cancel = cancel.child_token();
-    let mut ends: Vec<Option<ItemEnd>> = (0..items.len()).map(|_| None).collect();
-    // Items run as futures of this step's task, not as tasks of their own: no task to spawn
-    // and no cross-thread wake-up per item (a 10,000-item step of HTTP calls spent more
-    // time waking tasks than calling). The module's own I/O still runs on the runtime's
-    // connection tasks, and other steps on other workers.
-    let mut tasks = FuturesUnordered::new();
-    let mut pending = items.into_iter().enumerate();
-    let mut failed: Option<Json> = None;
+    let count = items.len();
     // In a replay, items already done are reused, and new items are recorded after the
     // step's earlier ones.
-    let replay = shared.replay.as_deref();
-    let offset = replay
+    let offset = shared
+        .replay
+        .as_deref()
         .and_then(|r| r.item_offsets.get(&step.index))
         .copied()
         .unwrap_or(0);
-    loop {
-        while failed.is_none() && !item_cancel.is_cancelled() && tasks.len() < step.concurrency {
-            let Some((position, item)) = pending.next() else { break };
-            if let Some((status, output)) = replay.and_then(|r| r.finished_items.get(&(step.index, position))) {
-                ends[position] = Some(ItemEnd {
-                    index: position,
-                    status: *status,
-                    output: output.clone(),
-                    error: None,
-                    attempts: 0,
-                    incomplete: 0,
-                });
-                continue;
-            }
-            let (item_scope, token) = (scope.with_item(item, position), &item_cancel);
-            let step_index = step.index;
-            let record_index = offset + position;
-            let span = tracing::error_span!("item", index = record_index);
-            tasks.push(
-                std::panic::AssertUnwindSafe(
-                    async move { run_item(shared, step_index, item_scope, (position, record_index), token).await }
-                        .instrument(span),
+    // `concurrency` workers take the items from one queue: an item costs no task of its own
+    // (a 10,000-item step of HTTP calls spent more CPU waking per-item tasks than calling),
+    // and the items' CPU work (rendering `with:`, reading responses) still spreads over the
+    // runtime's threads. The first failure stops the workers taking more.
+    let queue = Arc::new(std::sync::Mutex::new(items.into_iter().enumerate()));
+    let first_failure: Arc<std::sync::Mutex<Option<Json>>> = Arc::default();
+    let mut workers = JoinSet::new();
+    for _ in 0..step.concurrency.min(count) {
+        let (shared, scope, queue) = (shared.clone(), scope.clone(), queue.clone());
+        let (first_failure, token, step_index) = (first_failure.clone(), item_cancel.clone(), step.index);
+        workers.spawn(async move {
+            let mut ends = Vec::new();
+            while !token.is_cancelled() {
+                let Some((position, item)) = queue.lock().ok().and_then(|mut queue| queue.next()) else {
+                    break;
+                };
+                if let Some((status, output)) = shared
+                    .replay
+                    .as_deref()
+                    .and_then(|r| r.finished_items.get(&(step_index, position)))
+                {
+                    ends.push(ItemEnd {
+                        index: position,
+                        status: *status,
+                        output: output.clone(),
+                        error: None,
+                        attempts: 0,
+                        incomplete: 0,
+                    });
+                    continue;
+                }
+                let record_index = offset + position;
+                let end = run_item(
+                    &shared,
+                    step_index,
+                    scope.with_item(item, position),
+                    (position, record_index),
+                    &token,
                 )
-                .catch_unwind(),
-            );
-        }
-        let Some(joined) = tasks.next().await else { break };
-        let end = joined.unwrap_or_else(|panic| ItemEnd {
-            index: usize::MAX,
-            status: StepStatus::Failed,
-            output: Value::from(()),
-            error: Some(json!({"step": step.id, "message": format!("internal error: an item ended abnormally ({})", panic_message(&panic))})),
-            attempts: 0,
-            incomplete: 0,
+                .instrument(tracing::error_span!("item", index = record_index))
+                .await;
+                if end.status == StepStatus::Failed
+                    && let Ok(mut first) = first_failure.lock()
+                    && first.is_none()
+                {
+                    *first = end.error.clone();
+                    token.cancel();
+                }
+                ends.push(end);
+            }
+            ends
         });
-        if end.status == StepStatus::Failed && failed.is_none() {
-            failed = end.error.clone();
-            item_cancel.cancel();
-        }
-        if let Some(slot) = ends.get_mut(end.index) {
-            *slot = Some(end);
+    }
+    let mut ends: Vec<Option<ItemEnd>> = (0..count).map(|_| None).collect();
+    while let Some(joined) = workers.join_next().await {
+        match joined {
+            Ok(finished) => {
+                for end in finished {
+                    if let Some(slot) = ends.get_mut(end.index) {
+                        *slot = Some(end);
+                    }
+                }
+            }
+            Err(panic) => {
+                if let Ok(mut first) = first_failure.lock()
+                    && first.is_none()
+                {
+                    *first = Some(
+                        json!({"step": step.id, "message": format!("internal error: an item ended abnormally ({panic})")}),
+                    );
+                }
+                item_cancel.cancel();
+            }
         }
     }
+    let failed = first_failure.lock().ok().and_then(|mut first| first.take());
 
     let mut counts: IndexMap<String, usize> = IndexMap::new();
     let (mut attempts, mut incomplete, mut any_cancelled, mut any_broken) = (0, 0, false, false);
@@ -921,13 +947,4 @@ async fn replay_step(
         duration: Duration::ZERO,
         parameters_for_record: None,
     }
-}
-
-/// The text of a panic's payload.
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|text| (*text).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic".to_owned())
 }
