@@ -62,19 +62,39 @@ fn bad_request(message: &str) -> BadRequest {
     BadRequest(message.to_owned())
 }
 
+/// A page of the numbered styles (`page` and `link`): `page=P&per_page=N`, P from 1. Its
+/// fields, in this order, are the body of `GET /test/pages/page`.
+#[derive(Serialize)]
+struct NumberedPage {
+    data: Vec<Record>,
+    page: u64,
+    per_page: u64,
+    total: u64,
+}
+
+/// Reads `page` and `per_page` and cuts that page out of the collection.
+fn numbered_page(state: &SandboxState, params: &Params) -> Result<NumberedPage, BadRequest> {
+    let total = total(state, params)?;
+    let page = number(params, "page", 1)?;
+    if page == 0 {
+        return Err(bad_request("`page` starts at 1"));
+    }
+    let per_page = page_size(params, "per_page")?;
+    let data = records((page - 1).saturating_mul(per_page), per_page, total);
+    Ok(NumberedPage {
+        data,
+        page,
+        per_page,
+        total,
+    })
+}
+
 /// `GET /test/pages/page?page=P&per_page=N` (P from 1).
 pub(super) async fn page(
     State(state): State<Arc<SandboxState>>,
     Query(params): Query<Params>,
 ) -> Result<Response, BadRequest> {
-    let total = total(&state, &params)?;
-    let page = number(&params, "page", 1)?;
-    if page == 0 {
-        return Err(bad_request("`page` starts at 1"));
-    }
-    let per_page = page_size(&params, "per_page")?;
-    let data = records((page - 1).saturating_mul(per_page), per_page, total);
-    Ok(Json(json!({"data": data, "page": page, "per_page": per_page, "total": total})).into_response())
+    Ok(Json(numbered_page(&state, &params)?).into_response())
 }
 
 /// `GET /test/pages/offset?offset=O&limit=L` (O from 0).
@@ -142,13 +162,12 @@ pub(super) async fn link(
     headers: HeaderMap,
     Query(params): Query<Params>,
 ) -> Result<Response, BadRequest> {
-    let total = total(&state, &params)?;
-    let page = number(&params, "page", 1)?;
-    if page == 0 {
-        return Err(bad_request("`page` starts at 1"));
-    }
-    let per_page = page_size(&params, "per_page")?;
-    let data = records((page - 1).saturating_mul(per_page), per_page, total);
+    let NumberedPage {
+        data,
+        page,
+        per_page,
+        total,
+    } = numbered_page(&state, &params)?;
     let mut response = Json(data).into_response();
     if page.saturating_mul(per_page) < total {
         let next = format!(

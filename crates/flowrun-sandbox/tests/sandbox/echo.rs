@@ -2,20 +2,19 @@
 
 use serde_json::{Value, json};
 
-use super::start;
+use super::{send_json, start};
 
 #[tokio::test]
 async fn echoes_json_with_query_and_headers() {
     let (sandbox, client) = start().await;
-    let response = client
-        .put(format!("{}/echo/a/b?x=1&tag=a&tag=b&empty=", sandbox.test_api_url()))
-        .header("X-Custom", "Value")
-        .json(&json!({"name": "widget", "n": [1, 2]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let echo: Value = response.json().await.unwrap();
+    let (status, echo) = send_json(
+        client
+            .put(format!("{}/echo/a/b?x=1&tag=a&tag=b&empty=", sandbox.test_api_url()))
+            .header("X-Custom", "Value")
+            .json(&json!({"name": "widget", "n": [1, 2]})),
+    )
+    .await;
+    assert_eq!(status, 200);
     assert_eq!(echo["method"], "PUT");
     assert_eq!(echo["path"], "/test/echo/a/b");
     assert_eq!(echo["query"], json!({"x": "1", "tag": ["a", "b"], "empty": ""}));
@@ -28,32 +27,15 @@ async fn echoes_json_with_query_and_headers() {
 async fn echoes_form_text_and_empty_bodies() {
     let (sandbox, client) = start().await;
     let url = format!("{}/echo", sandbox.test_api_url());
-    let echo: Value = client
-        .post(&url)
-        .form(&[("a", "1"), ("b", "two words"), ("a", "3")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, echo) = send_json(client.post(&url).form(&[("a", "1"), ("b", "two words"), ("a", "3")])).await;
     assert_eq!(echo["path"], "/test/echo");
     assert_eq!(echo["body"], json!({"a": ["1", "3"], "b": "two words"}));
 
-    let echo: Value = client
-        .post(&url)
-        .header("content-type", "text/plain")
-        .body("hello")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, echo) = send_json(client.post(&url).header("content-type", "text/plain").body("hello")).await;
     assert_eq!(echo["body"], "hello");
     assert_eq!(echo["content_type"], "text/plain");
 
-    let echo: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    let (_, echo) = send_json(client.get(&url)).await;
     assert_eq!(echo["method"], "GET");
     assert_eq!(echo["body"], Value::Null);
     assert_eq!(echo["query"], json!({}));
@@ -69,15 +51,7 @@ async fn echoes_multipart_parts() {
             .mime_str("application/octet-stream")
             .unwrap(),
     );
-    let echo: Value = client
-        .post(format!("{}/echo", sandbox.test_api_url()))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let (_, echo) = send_json(client.post(format!("{}/echo", sandbox.test_api_url())).multipart(form)).await;
     let parts = echo["parts"].as_array().unwrap();
     assert_eq!(parts.len(), 2);
     assert_eq!(parts[0]["name"], "title");

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use flowrun_sandbox::{Fault, FaultRule};
 
-use super::start;
+use super::{send, start};
 
 #[tokio::test]
 async fn latency_delays_then_serves() {
@@ -62,11 +62,7 @@ async fn status_faults_with_retry_after_and_times() {
         },
     ));
     control.add_fault(FaultRule::new("/test/echo", Fault::status(500)).method("POST"));
-    let response = client
-        .get(format!("{}/pages/offset", sandbox.test_api_url()))
-        .send()
-        .await
-        .unwrap();
+    let response = send(client.get(format!("{}/pages/offset", sandbox.test_api_url()))).await;
     assert_eq!(response.status(), 503);
     assert_eq!(response.text().await.unwrap(), "upstream down");
     let echo = format!("{}/echo", sandbox.test_api_url());
@@ -99,11 +95,7 @@ async fn truncate_sends_the_status_then_half_the_body() {
     sandbox
         .control()
         .add_fault(FaultRule::new("/test/pages/page", Fault::Truncate).times(1));
-    let response = client
-        .get(format!("{api}/pages/page?per_page=100"))
-        .send()
-        .await
-        .unwrap();
+    let response = send(client.get(format!("{api}/pages/page?per_page=100"))).await;
     assert_eq!(response.status(), 200);
     let full: u64 = response.headers()["content-length"].to_str().unwrap().parse().unwrap();
     assert!(full > 1000);

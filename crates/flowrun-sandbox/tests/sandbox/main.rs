@@ -29,11 +29,52 @@ fn client() -> reqwest::Client {
         .unwrap()
 }
 
-/// GETs a URL and returns status and JSON body.
-async fn get_json(client: &reqwest::Client, url: &str) -> (u16, Value) {
-    let response = client.get(url).send().await.unwrap();
+/// The test API's OAuth client.
+const CLIENT_ID: &str = "flowrun-test";
+const CLIENT_SECRET: &str = "test-secret";
+
+/// Sends a request that must get a response (of any status).
+async fn send(request: reqwest::RequestBuilder) -> reqwest::Response {
+    request.send().await.unwrap()
+}
+
+/// Sends a request and returns status and JSON body.
+async fn send_json(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = send(request).await;
     let status = response.status().as_u16();
     (status, response.json().await.unwrap())
+}
+
+/// GETs a URL and returns status and JSON body.
+async fn get_json(client: &reqwest::Client, url: &str) -> (u16, Value) {
+    send_json(client.get(url)).await
+}
+
+/// Posts a form to the token endpoint with Basic client authentication; returns status and
+/// JSON body.
+async fn token(client: &reqwest::Client, api: &str, form: &[(&str, &str)]) -> (u16, Value) {
+    send_json(
+        client
+            .post(format!("{api}/oauth/token"))
+            .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+            .form(form),
+    )
+    .await
+}
+
+/// GETs `{api}/me` with a bearer token; returns status and JSON body.
+async fn me_with(client: &reqwest::Client, api: &str, access_token: &str) -> (u16, Value) {
+    send_json(client.get(format!("{api}/me")).bearer_auth(access_token)).await
+}
+
+/// Asserts that a response is HTML.
+fn assert_html(response: &reqwest::Response) {
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{get_json, start};
+use super::{assert_html, get_json, send, start};
 
 #[tokio::test]
 async fn bytes_stream_with_or_without_length() {
@@ -23,11 +23,7 @@ async fn bytes_stream_with_or_without_length() {
     assert!(read.iter().enumerate().all(|(i, b)| *b == (i % 256) as u8));
     drop(response);
 
-    let response = client
-        .get(format!("{api}/bytes?size=100000&chunked=1"))
-        .send()
-        .await
-        .unwrap();
+    let response = send(client.get(format!("{api}/bytes?size=100000&chunked=1"))).await;
     assert!(response.headers().get("content-length").is_none());
     assert_eq!(response.headers()["transfer-encoding"], "chunked");
     let body = response.bytes().await.unwrap();
@@ -41,19 +37,10 @@ async fn html_and_status_endpoints() {
     let api = sandbox.test_api_url();
     let response = client.get(format!("{api}/html")).send().await.unwrap();
     assert_eq!(response.status(), 200);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert_html(&response);
     assert!(response.text().await.unwrap().contains("<form"));
 
-    let response = client
-        .post(format!("{api}/status/429?retry_after=7&message=slow%20down"))
-        .send()
-        .await
-        .unwrap();
+    let response = send(client.post(format!("{api}/status/429?retry_after=7&message=slow%20down"))).await;
     assert_eq!(response.status(), 429);
     assert_eq!(response.headers()["retry-after"], "7");
     let body: Value = response.json().await.unwrap();
@@ -72,12 +59,7 @@ async fn gzip_only_when_accepted() {
     let (sandbox, _) = start().await;
     let url = format!("{}/gzip", sandbox.test_api_url());
     let raw = reqwest::Client::builder().no_gzip().build().unwrap();
-    let response = raw
-        .get(&url)
-        .header("accept-encoding", "gzip, deflate")
-        .send()
-        .await
-        .unwrap();
+    let response = send(raw.get(&url).header("accept-encoding", "gzip, deflate")).await;
     assert_eq!(response.headers()["content-encoding"], "gzip");
     let compressed = response.bytes().await.unwrap();
     let mut plain = String::new();
@@ -92,12 +74,7 @@ async fn gzip_only_when_accepted() {
     assert!(response.headers().get("content-encoding").is_none());
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["compressed"], false);
-    let response = raw
-        .get(&url)
-        .header("accept-encoding", "gzip;q=0")
-        .send()
-        .await
-        .unwrap();
+    let response = send(raw.get(&url).header("accept-encoding", "gzip;q=0")).await;
     assert!(response.headers().get("content-encoding").is_none());
 
     // reqwest's own gzip support decompresses transparently.

@@ -7,33 +7,32 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::start;
+use super::{CLIENT_ID, CLIENT_SECRET, assert_html, me_with, send, start, token};
 
-const ID: &str = "flowrun-test";
-const SECRET: &str = "test-secret";
-
-/// Posts a form to the token endpoint with Basic client authentication.
-async fn token(client: &reqwest::Client, api: &str, form: &[(&str, &str)]) -> (u16, Value) {
-    let response = client
-        .post(format!("{api}/oauth/token"))
-        .basic_auth(ID, Some(SECRET))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+/// GETs the authorization endpoint (the consent page) with the given query.
+async fn authorize(client: &reqwest::Client, api: &str, query: &[(&str, &str)]) -> reqwest::Response {
+    send(client.get(format!("{api}/oauth/authorize")).query(query)).await
 }
 
-async fn me_with(client: &reqwest::Client, api: &str, access_token: &str) -> (u16, Value) {
-    let response = client
-        .get(format!("{api}/me"))
-        .bearer_auth(access_token)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+/// Posts a client-credentials grant with the given Basic client credentials.
+async fn client_credentials_as(client: &reqwest::Client, api: &str, id: &str, secret: &str) -> reqwest::Response {
+    send(
+        client
+            .post(format!("{api}/oauth/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials")]),
+    )
+    .await
+}
+
+/// Exchanges a refresh token at the token endpoint.
+async fn refresh_grant(client: &reqwest::Client, api: &str, refresh_token: &str) -> (u16, Value) {
+    token(
+        client,
+        api,
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -75,16 +74,12 @@ async fn password_grant_issues_usable_tokens() {
 async fn client_credentials_in_the_body_and_client_errors() {
     let (sandbox, client) = start().await;
     let api = sandbox.test_api_url();
-    let response = client
-        .post(format!("{api}/oauth/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", ID),
-            ("client_secret", SECRET),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = send(client.post(format!("{api}/oauth/token")).form(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+    ]))
+    .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let body: Value = response.json().await.unwrap();
@@ -94,26 +89,14 @@ async fn client_credentials_in_the_body_and_client_errors() {
     assert_eq!(sandbox.control().token_grants("client_credentials"), 1);
 
     // Wrong secret: 401 invalid_client with a challenge.
-    let response = client
-        .post(format!("{api}/oauth/token"))
-        .basic_auth(ID, Some("wrong"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    let response = client_credentials_as(&client, &api, CLIENT_ID, "wrong").await;
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("www-authenticate"));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], "invalid_client");
 
     // Basic credentials are form-urlencoded before base64 (RFC 6749 §2.3.1).
-    let response = client
-        .post(format!("{api}/oauth/token"))
-        .basic_auth("flowrun%2Dtest", Some("test%2Dsecret"))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+    let response = client_credentials_as(&client, &api, "flowrun%2Dtest", "test%2Dsecret").await;
     assert_eq!(response.status(), 200);
 
     let (status, body) = token(&client, &api, &[("grant_type", "magic")]).await;
@@ -126,22 +109,16 @@ async fn client_credentials_in_the_body_and_client_errors() {
 async fn refresh_tokens_rotate() {
     let (sandbox, client) = start().await;
     let api = sandbox.test_api_url();
-    let seed = [("grant_type", "refresh_token"), ("refresh_token", "seed-refresh-token")];
-    let (status, first) = token(&client, &api, &seed).await;
+    let (status, first) = refresh_grant(&client, &api, "seed-refresh-token").await;
     assert_eq!(status, 200, "{first}");
     let rotated = first["refresh_token"].as_str().unwrap();
     assert_ne!(rotated, "seed-refresh-token");
 
     // The used refresh token is gone.
-    let (status, body) = token(&client, &api, &seed).await;
+    let (status, body) = refresh_grant(&client, &api, "seed-refresh-token").await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
 
-    let (status, second) = token(
-        &client,
-        &api,
-        &[("grant_type", "refresh_token"), ("refresh_token", rotated)],
-    )
-    .await;
+    let (status, second) = refresh_grant(&client, &api, rotated).await;
     assert_eq!(status, 200);
     assert_ne!(second["refresh_token"], first["refresh_token"]);
     assert_ne!(second["access_token"], first["access_token"]);
@@ -155,22 +132,12 @@ async fn clock_advance_expires_and_revocation_invalidates_access_tokens() {
     let (sandbox, client) = start().await;
     let api = sandbox.test_api_url();
     let control = sandbox.control();
-    let (_, body) = token(
-        &client,
-        &api,
-        &[("grant_type", "refresh_token"), ("refresh_token", "seed-refresh-token")],
-    )
-    .await;
+    let (_, body) = refresh_grant(&client, &api, "seed-refresh-token").await;
     let access = body["access_token"].as_str().unwrap();
     control.advance_clock(Duration::from_secs(3599));
     assert_eq!(me_with(&client, &api, access).await.0, 200);
     control.advance_clock(Duration::from_secs(2));
-    let response = client
-        .get(format!("{api}/me"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
+    let response = send(client.get(format!("{api}/me")).bearer_auth(access)).await;
     assert_eq!(response.status(), 401);
     assert!(response.headers().contains_key("www-authenticate"));
     let error: Value = response.json().await.unwrap();
@@ -179,24 +146,14 @@ async fn clock_advance_expires_and_revocation_invalidates_access_tokens() {
 
     // Refresh tokens survive expiry and revocation.
     let refresh = body["refresh_token"].as_str().unwrap();
-    let (status, body) = token(
-        &client,
-        &api,
-        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
-    )
-    .await;
+    let (status, body) = refresh_grant(&client, &api, refresh).await;
     assert_eq!(status, 200);
     let access = body["access_token"].as_str().unwrap();
     assert_eq!(me_with(&client, &api, access).await.0, 200);
     control.revoke_access_tokens();
     assert_eq!(me_with(&client, &api, access).await.0, 401);
     let refresh = body["refresh_token"].as_str().unwrap();
-    let (status, body) = token(
-        &client,
-        &api,
-        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
-    )
-    .await;
+    let (status, body) = refresh_grant(&client, &api, refresh).await;
     assert_eq!(status, 200);
     assert_eq!(
         me_with(&client, &api, body["access_token"].as_str().unwrap()).await.0,
@@ -212,29 +169,15 @@ async fn consent(
     answer: &str,
 ) -> Vec<(String, String)> {
     let api = sandbox.test_api_url();
-    let page = client
-        .get(format!("{api}/oauth/authorize"))
-        .query(query)
-        .send()
-        .await
-        .unwrap();
+    let page = authorize(client, &api, query).await;
     assert_eq!(page.status(), 200);
-    assert!(
-        page.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert_html(&page);
     let html = page.text().await.unwrap();
     let marker = format!("<a id=\"{answer}\" href=\"");
     let start = html.find(&marker).unwrap() + marker.len();
     let href = &html[start..start + html[start..].find('"').unwrap()];
     assert!(href.starts_with(&format!("/test/oauth/{answer}?request=")));
-    let redirect = client
-        .get(format!("{}{href}", sandbox.base_url()))
-        .send()
-        .await
-        .unwrap();
+    let redirect = send(client.get(format!("{}{href}", sandbox.base_url()))).await;
     assert_eq!(redirect.status(), 302);
     let location = redirect.headers()["location"].to_str().unwrap();
     assert!(location.starts_with("http://localhost:9999/callback?"), "{location}");
@@ -258,7 +201,7 @@ async fn authorization_code_with_pkce() {
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()));
     let query = [
         ("response_type", "code"),
-        ("client_id", ID),
+        ("client_id", CLIENT_ID),
         ("redirect_uri", REDIRECT),
         ("state", "xyz 1"),
         ("scope", "crm"),
@@ -319,7 +262,7 @@ async fn deny_and_unknown_client() {
     let (sandbox, client) = start().await;
     let query = [
         ("response_type", "code"),
-        ("client_id", ID),
+        ("client_id", CLIENT_ID),
         ("redirect_uri", REDIRECT),
         ("state", "s1"),
     ];
@@ -328,21 +271,16 @@ async fn deny_and_unknown_client() {
     assert_eq!(param(&pairs, "state"), Some("s1"));
     assert_eq!(param(&pairs, "code"), None);
 
-    let response = client
-        .get(format!("{}/oauth/authorize", sandbox.test_api_url()))
-        .query(&[
+    let response = authorize(
+        &client,
+        &sandbox.test_api_url(),
+        &[
             ("response_type", "code"),
             ("client_id", "intruder"),
             ("redirect_uri", REDIRECT),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(response.status(), 400);
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert_html(&response);
 }
