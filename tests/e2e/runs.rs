@@ -61,6 +61,7 @@ fn item(run_id: &str, step_id: &str, index: u64, status: StepStatus) -> StepReco
 
 fn new_run(flow_id: &str, trigger: Option<Value>) -> NewRun {
     NewRun {
+        id: None,
         flow_id: flow_id.to_owned(),
         flow_version: "3f2a9c01d4e5b6a7".to_owned(),
         trigger,

@@ -86,6 +86,9 @@ pub enum Tape {
     Off,
     Record(Arc<Recorder>),
     Replay(Arc<Replayer>),
+    /// Send nothing: every request fails, naming the step and the request (`flowrun test`
+    /// without a cassette: a test never reaches the network).
+    Offline,
 }
 
 /// The exchanges of a run, redacted as they are taken.

@@ -129,6 +129,9 @@ status_enum! {
 /// A run to create, as `running`, under a lease.
 #[derive(Debug, Clone)]
 pub struct NewRun {
+    /// The run's id; `None` lets the store choose one (a UUID v7). `flowrun test` fixes it so
+    /// `run.id` is the same in every run of a case.
+    pub id: Option<String>,
     /// The flow's id.
     pub flow_id: String,
     /// A hash of the flow file's bytes, to tell which version of the flow ran.

@@ -232,6 +232,7 @@ fn request() -> RunRequest {
         flow_version: "bench".to_owned(),
         cancel: CancellationToken::new(),
         runtime: Runtime::default(),
+        run_id: None,
     }
 }
 

@@ -229,8 +229,10 @@ impl HttpClient {
         }
         let shown = self.shown_url(&url);
         let what = format!("{} {shown}", request.method.as_str());
-        if let Tape::Replay(replayer) = &self.tape {
-            return (replayer.answer(request, &shown), None);
+        match &self.tape {
+            Tape::Replay(replayer) => return (replayer.answer(request, &shown), None),
+            Tape::Offline => return (Err(offline(context, &what)), None),
+            Tape::Off | Tape::Record(_) => {}
         }
         if let Some(limit) = &self.rate_limit {
             tokio::select! {
@@ -416,4 +418,17 @@ pub fn show_duration(duration: Duration) -> String {
     } else {
         format!("{millis}ms")
     }
+}
+
+/// The error of a request under [`Tape::Offline`].
+fn offline(context: &CallContext, what: &str) -> ModuleError {
+    ModuleError::new(
+        ErrorKind::Invalid,
+        format!(
+            "{} sends {what}, which is neither mocked nor recorded, and a test does not reach the network: \
+             mock the step (`mock: {{ {}: {{ output: … }} }}`) or replay a cassette recorded with `flowrun run --record` (`replay: …`)",
+            context.location(),
+            context.step_id
+        ),
+    )
 }

@@ -72,6 +72,10 @@ pub struct EngineOptions {
     /// calls are listed in the outcome's `not_sent`, with output `null`); stored cursors are
     /// read, but nothing is written to the store: no run, no record, no cursor.
     pub only_reads: bool,
+    /// Modules that stand in for the module of a step, by step id: `flowrun test`'s mocks.
+    /// A step listed here is called through its stand-in whatever its `uses:` names (even a
+    /// module this build cannot call).
+    pub step_modules: HashMap<String, Arc<dyn Module>>,
 }
 
 impl Default for EngineOptions {
@@ -82,6 +86,7 @@ impl Default for EngineOptions {
             lease_owner: default_lease_owner(),
             observer: None,
             only_reads: false,
+            step_modules: HashMap::new(),
         }
     }
 }
@@ -116,8 +121,10 @@ pub struct RunRequest {
     pub flow_version: String,
     /// Cancelled by Ctrl-C: the run stops the way a failure stops it, and ends `cancelled`.
     pub cancel: CancellationToken,
-    /// The clock and id source of `now()` and `uuid()`.
+    /// The clock and id source of `now()` and `uuid()`; `run.started_at` is read from its clock.
     pub runtime: Runtime,
+    /// The run's id (`run.id`); `None` lets the store choose one. `flowrun test` fixes it.
+    pub run_id: Option<String>,
 }
 
 /// Why a run could not start or end in the store.
@@ -197,6 +204,7 @@ impl Engine {
             Some(store) => {
                 store
                     .create_run(NewRun {
+                        id: request.run_id.clone(),
                         flow_id: plan.flow_id.clone(),
                         flow_version: request.flow_version.clone(),
                         trigger: request.trigger.clone(),
@@ -208,7 +216,10 @@ impl Engine {
                     .await?
                     .id
             }
-            None => format!("local-{}", uuid::Uuid::new_v4()),
+            None => request
+                .run_id
+                .clone()
+                .unwrap_or_else(|| format!("local-{}", uuid::Uuid::new_v4())),
         };
         self.drive(plan, request, run_id, modules, None).await
     }
@@ -224,7 +235,7 @@ impl Engine {
         modules: HashMap<usize, Arc<dyn Module>>,
         replay: Option<replay::Loaded>,
     ) -> Result<RunOutcome, EngineError> {
-        let started_at = jiff::Timestamp::now();
+        let started_at = request.runtime.clock.now();
         // Error-level spans: the context of every log line, whatever level is shown.
         let span = tracing::error_span!("run", run_id = %run_id, flow = %plan.flow_id);
         async move {
@@ -363,6 +374,10 @@ impl Engine {
         let mut modules = HashMap::new();
         for step in &plan.steps {
             if let Action::Module { uses, .. } = &step.action {
+                if let Some(stand_in) = self.options.step_modules.get(&step.id) {
+                    modules.insert(step.index, stand_in.clone());
+                    continue;
+                }
                 let module = self.registry.module(uses).ok_or_else(|| {
                     let connector = uses.split_once('.').map_or(uses.as_str(), |(c, _)| c);
                     EngineError::MissingModule {

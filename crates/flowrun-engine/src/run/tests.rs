@@ -215,6 +215,7 @@ fn request() -> RunRequest {
         flow_version: "test".to_owned(),
         cancel: CancellationToken::new(),
         runtime: Runtime::default(),
+        run_id: None,
     }
 }
 
@@ -561,6 +562,7 @@ async fn a_second_run_of_an_incremental_flow_is_refused_while_one_runs() {
     let store = harness.store.clone();
     let held = store
         .create_run(flowrun_state::NewRun {
+            id: None,
             flow_id: "t".to_owned(),
             flow_version: "v".to_owned(),
             trigger: None,

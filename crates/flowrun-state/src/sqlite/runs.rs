@@ -91,7 +91,7 @@ impl SqliteStore {
     }
 
     pub(super) async fn create_run_impl(&self, new_run: NewRun) -> Result<Run, StateError> {
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = new_run.id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
         let (trigger, trigger_value) =
             payload::encode_opt_keep(self.limits, new_run.trigger, OverLimit::Truncate).await?;
         let (inputs, inputs_value) = payload::encode_opt_keep(self.limits, new_run.inputs, OverLimit::Truncate).await?;

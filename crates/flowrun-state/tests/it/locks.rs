@@ -4,6 +4,7 @@ use crate::{LEASE, OWNER, SHORT_LEASE, TestStore, new_run, outlive_short_lease};
 
 fn locking(flow_id: &str, lease: std::time::Duration) -> NewRun {
     NewRun {
+        id: None,
         lock_flow: true,
         lease,
         ..new_run(flow_id)

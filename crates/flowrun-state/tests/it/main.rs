@@ -56,6 +56,7 @@ const SHORT_LEASE: Duration = Duration::from_millis(300);
 
 fn new_run(flow_id: &str) -> NewRun {
     NewRun {
+        id: None,
         flow_id: flow_id.to_owned(),
         flow_version: "sha256:abc".to_owned(),
         trigger: Some(json!({"event": "created", "id": 7})),

@@ -237,6 +237,7 @@ impl Ready {
             flow_version: self.flow_version.clone(),
             cancel: CancellationToken::new(),
             runtime: Runtime::default(),
+            run_id: None,
         }
     }
 }
