@@ -182,21 +182,19 @@ fn folder_discovery() {
     write(root, "node_modules/pkg/x.yaml", flow("Modules"));
     let run = flowrun(root, &["validate"]);
     assert_eq!(run.code, 2);
-    for skipped in [
-        "Hidden",
-        "Target",
-        "Modules",
-        "notes.yaml",
-        "a.test.yaml",
-        "readme.md",
-        "ci.yaml",
-    ] {
+    for skipped in ["Hidden", "Target", "Modules", "notes.yaml", "readme.md", "ci.yaml"] {
         assert!(
             !run.stderr.contains(skipped),
             "{skipped} was validated:\n{}",
             run.stderr
         );
     }
+    // A test file is checked as one, against the test schema.
+    assert!(
+        run.stderr.contains("flows/a.test.yaml:2:"),
+        "a.test.yaml was not checked:\n{}",
+        run.stderr
+    );
     insta::assert_snapshot!(run.transcript());
     // A file named on the command line is a flow, whatever its contents.
     let named = flowrun(root, &["validate", "flows/notes.yaml"]);

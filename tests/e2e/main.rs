@@ -8,6 +8,9 @@
 //! - `runs`: `runs list|show` on a real SQLite store written through `flowrun_state`.
 //! - `schema`: the committed JSON Schemas are what `flowrun schema` prints.
 //! - `sandbox`: `flowrun sandbox` on a free port, read from what it prints; clean stops.
+//! - `flow_tests`: `flowrun test`: reports, mismatches, cassettes, snapshots, JUnit, secrets.
+//! - `validate_tests`: `flowrun validate` on flow test files: found in folders, checked with
+//!   the flow they name, their diagnostics by position.
 //! - `auth`: `flowrun auth login` against an in-process sandbox, the test playing the browser;
 //!   later runs use the stored tokens.
 //!
@@ -20,9 +23,11 @@ mod auth;
 mod cli;
 mod corpus;
 mod examples;
+mod flow_tests;
 mod http;
 mod run;
 mod runs;
 mod sandbox;
 mod schema;
 mod util;
+mod validate_tests;

@@ -38,8 +38,13 @@ fn project_schema_is_fresh() {
     check_fresh("project", "schemas/project.schema.json");
 }
 
-/// The editor schema accepts every example flow and valid corpus flow (converted to JSON), and
-/// the project schema the example project file.
+#[test]
+fn test_schema_is_fresh() {
+    check_fresh("test", "schemas/flow-test.schema.json");
+}
+
+/// The editor schema accepts every example flow and valid corpus flow (converted to JSON), the
+/// project schema the example project file, and the test schema the example test files.
 #[test]
 fn valid_flows_satisfy_the_schemas() {
     let root = repo_root();
@@ -48,6 +53,8 @@ fn valid_flows_satisfy_the_schemas() {
         serde_json::from_str(&flowrun(&root, &["schema", "project"]).stdout).unwrap();
     let flow_validator = jsonschema::draft7::new(&flow_schema).unwrap();
     let project_validator = jsonschema::draft7::new(&project_schema).unwrap();
+    let test_schema: serde_json::Value = serde_json::from_str(&flowrun(&root, &["schema", "test"]).stdout).unwrap();
+    let test_validator = jsonschema::draft7::new(&test_schema).unwrap();
     let mut paths = Vec::new();
     for folder in ["flows", "tests/corpus/valid"] {
         for entry in std::fs::read_dir(root.join(folder)).unwrap() {
@@ -65,8 +72,11 @@ fn valid_flows_satisfy_the_schemas() {
     for path in paths {
         let text = std::fs::read_to_string(&path).unwrap();
         let tree = flowrun_flow::yaml::parse(&text, Default::default()).0.unwrap();
-        let validator = if path.file_name().unwrap() == "flowrun.yaml" {
+        let name = path.file_name().unwrap().to_string_lossy();
+        let validator = if name == "flowrun.yaml" {
             &project_validator
+        } else if name.ends_with(".test.yaml") || name.ends_with(".test.yml") {
+            &test_validator
         } else {
             &flow_validator
         };

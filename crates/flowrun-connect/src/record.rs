@@ -359,6 +359,24 @@ pub struct Cassette {
 /// The version [`Cassette::version`] is written with and read at.
 pub const CASSETTE_VERSION: u32 = 1;
 
+impl Cassette {
+    /// Reads a cassette file (`flowrun run --replay`, a test case's `replay:`), or says why it
+    /// cannot be used.
+    pub fn load(file: &std::path::Path) -> Result<Cassette, String> {
+        let text = std::fs::read_to_string(file).map_err(|error| format!("{}: {error}", file.display()))?;
+        let cassette: Cassette = serde_json::from_str(&text)
+            .map_err(|error| format!("{}: not a flowrun cassette ({error})", file.display()))?;
+        if cassette.version != CASSETTE_VERSION {
+            return Err(format!(
+                "{}: cassette version {} is not the version this flowrun reads ({CASSETTE_VERSION}); record it again",
+                file.display(),
+                cassette.version
+            ));
+        }
+        Ok(cassette)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -5,7 +5,7 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 use crate::catalog::{Catalog, ModuleKind};
-use crate::model::{Flow, Project};
+use crate::model::{Flow, Project, TestFile};
 
 /// The flow file's schema from the model alone (draft-07, which yaml-language-server reads).
 pub fn flow_schema() -> Value {
@@ -20,6 +20,16 @@ pub fn project_schema() -> Value {
     let schema = SchemaSettings::draft07()
         .into_generator()
         .into_root_schema_for::<Project>();
+    Value::from(schema)
+}
+
+/// The flow test file's schema (`*.test.yaml`, draft-07). The rules that span several keys
+/// (one of `output`, `outputs` or `error` in a mock) and those that need the flow are the
+/// validator's, so editors are not shown a second, vaguer wording of them.
+pub fn test_schema() -> Value {
+    let schema = SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<TestFile>();
     Value::from(schema)
 }
 

@@ -13,7 +13,7 @@ use flowrun_state::RunStatus;
     about = "Declarative workflow and integration engine: flows in YAML, kept in git."
 )]
 #[command(
-    after_help = "Examples:\n  flowrun validate flows/            check every flow under flows/\n  flowrun graph flows/x.yaml         show the steps' dependency graph\n  flowrun connectors onecrm          list a connector's modules and parameters\n  flowrun runs show RUN_ID           a run's steps and incomplete executions\n  flowrun auth login exact           consent once in the browser; runs keep the tokens\n  flowrun sandbox --port 0           the API simulators on localhost, to try flows against\n  flowrun schema > schemas/flow.schema.json"
+    after_help = "Examples:\n  flowrun validate flows/            check every flow under flows/\n  flowrun test flows/                run the flows' tests offline\n  flowrun graph flows/x.yaml         show the steps' dependency graph\n  flowrun connectors onecrm          list a connector's modules and parameters\n  flowrun runs show RUN_ID           a run's steps and incomplete executions\n  flowrun auth login exact           consent once in the browser; runs keep the tokens\n  flowrun sandbox --port 0           the API simulators on localhost, to try flows against\n  flowrun schema > schemas/flow.schema.json"
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -39,14 +39,14 @@ Examples:
   flowrun run flows/sync.yaml --full        ignore stored cursors once"
     )]
     Run(RunArgs),
-    /// Check flow files (and the project file) and report every problem as file:line:col.
+    /// Check flow files, test files and the project file; report every problem as file:line:col.
     #[command(
-        after_help = "Folders are searched for flows: `flowrun.yaml` is the project file, `*.test.yaml` are\nflow tests (skipped here), other YAML files are flows when they have a top-level `flow:` key.\nHidden folders, target/ and node_modules/ are skipped. A file named on the command line is a flow.\n\nExit status: 0 valid (warnings allowed), 2 invalid.\n\nExamples:\n  flowrun validate flows/\n  flowrun validate flows/orders.yaml --format github\n  flowrun validate --deny-warnings --format json"
+        after_help = "Folders are searched for flows: `flowrun.yaml` is the project file, `*.test.yaml` are\nflow tests (checked with the flow they name), other YAML files are flows when they have a\ntop-level `flow:` key. Hidden folders, target/ and node_modules/ are skipped. A file named on\nthe command line is a flow, unless it is named `flowrun.yaml` or `*.test.yaml`.\n\nExit status: 0 valid (warnings allowed), 2 invalid.\n\nExamples:\n  flowrun validate flows/\n  flowrun validate flows/orders.yaml --format github\n  flowrun validate --deny-warnings --format json"
     )]
     Validate(ValidateArgs),
-    /// Print the JSON Schema of flow files (or of the project file), for editors.
+    /// Print the JSON Schema of flow files (or of the project file, or of test files), for editors.
     #[command(
-        after_help = "Examples:\n  flowrun schema > schemas/flow.schema.json\n  flowrun schema project > schemas/project.schema.json\n\nA flow file opts in with its first line:\n  # yaml-language-server: $schema=../schemas/flow.schema.json"
+        after_help = "Examples:\n  flowrun schema > schemas/flow.schema.json\n  flowrun schema project > schemas/project.schema.json\n  flowrun schema test > schemas/flow-test.schema.json\n\nA flow file opts in with its first line:\n  # yaml-language-server: $schema=../schemas/flow.schema.json"
     )]
     Schema(SchemaArgs),
     /// Print the dependency graph of a flow's steps.
@@ -83,6 +83,22 @@ Examples:
   flowrun sandbox --port 9000 --format json"
     )]
     Sandbox(SandboxArgs),
+    /// Run flow tests (`*.test.yaml`) offline: step mocks, recorded HTTP, expected results.
+    #[command(
+        after_help = "Each test file names its flow (`flow:`, relative to the test file); each case runs the flow
+on a fresh temporary state store with a fixed clock and ids, its mocked steps answered from the
+case, other HTTP answered from its cassette (`replay:`) or refused: a test never reaches the
+network and never reads real secrets. docs/testing.md describes the file.
+
+Exit status: 0 every case passed, 1 a case failed, 2 an invalid test file or flow (file:line:col).
+
+Examples:
+  flowrun test                              every *.test.yaml under the current folder
+  flowrun test flows/ --filter 'e-mail'
+  flowrun test flows/orders.test.yaml --update     rewrite the snapshots (review the diff)
+  flowrun test --format junit > junit.xml"
+    )]
+    Test(TestArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  flowrun completions bash > ~/.local/share/bash-completion/completions/flowrun\n  flowrun completions zsh > ~/.zfunc/_flowrun"
@@ -192,6 +208,34 @@ pub enum DiagnosticFormat {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Test files or folders to search for `*.test.yaml`; default: the current folder.
+    pub paths: Vec<PathBuf>,
+    /// Run only the cases whose name (or test file path) contains this text.
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Option<String>,
+    /// Rewrite the snapshots of `snapshot: true` cases with what the runs did.
+    #[arg(long)]
+    pub update: bool,
+    /// `human` (a line per case, differences path by path) or `junit` (JUnit XML on stdout,
+    /// the summary on stderr).
+    #[arg(long, value_enum, default_value_t = TestFormat::Human)]
+    pub format: TestFormat,
+    /// A case that runs longer fails.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub timeout: flowrun_flow::Duration,
+    /// Cases running at once (default: twice the number of cores).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TestFormat {
+    Human,
+    Junit,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct SchemaArgs {
     /// Which file's schema.
     #[arg(value_enum, default_value_t = SchemaKind::Flow)]
@@ -204,6 +248,8 @@ pub enum SchemaKind {
     Flow,
     /// The project file (`flowrun.yaml`).
     Project,
+    /// Flow test files (`*.test.yaml`).
+    Test,
 }
 
 #[derive(Debug, clap::Args)]

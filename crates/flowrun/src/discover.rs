@@ -1,4 +1,5 @@
-//! Which files `flowrun validate` checks, and which project file applies to a flow.
+//! Which files `flowrun validate` and `flowrun test` check, and which project file applies to
+//! a flow.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,8 @@ use walkdir::WalkDir;
 pub enum FileKind {
     Flow,
     Project,
+    /// A flow test file (`*.test.yaml`).
+    Test,
 }
 
 /// The files to check under the given paths, in a stable order.
@@ -28,12 +31,39 @@ pub fn files(paths: &[PathBuf]) -> io::Result<Vec<(PathBuf, FileKind)>> {
     Ok(found)
 }
 
-/// A file named on the command line is a flow, unless it is the project file.
+/// The test files under the given paths, for `flowrun test`: a folder is searched for
+/// `*.test.yaml` (and `*.test.yml`), a file named is taken as it is. In argument order, each
+/// folder's files sorted by name; a file found twice is listed once.
+pub fn test_files(paths: &[PathBuf]) -> io::Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = Vec::new();
+    for path in paths {
+        let metadata = std::fs::metadata(path)
+            .map_err(|error| io::Error::new(error.kind(), format!("{}: {error}", path.display())))?;
+        let files = if metadata.is_dir() {
+            folder_files(path)?
+                .into_iter()
+                .filter(|(_, kind)| *kind == FileKind::Test)
+                .map(|(path, _)| path)
+                .collect()
+        } else {
+            vec![path.clone()]
+        };
+        for file in files {
+            if !found.contains(&file) {
+                found.push(file);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// A file named on the command line is a flow, unless it is the project file or a test file.
 fn kind_of_named_file(path: &Path) -> FileKind {
-    if path.file_name().is_some_and(|name| name == PROJECT_FILE_NAME) {
-        FileKind::Project
-    } else {
-        FileKind::Flow
+    let name = path.file_name().map(|name| name.to_string_lossy());
+    match name.as_deref() {
+        Some(PROJECT_FILE_NAME) => FileKind::Project,
+        Some(name) if is_test_file(name) => FileKind::Test,
+        _ => FileKind::Flow,
     }
 }
 
@@ -57,7 +87,9 @@ fn folder_files(folder: &Path) -> io::Result<Vec<(PathBuf, FileKind)>> {
         let path = entry.path().strip_prefix(".").unwrap_or(entry.path()).to_path_buf();
         if name == PROJECT_FILE_NAME {
             found.push((path, FileKind::Project));
-        } else if is_yaml(&name) && !is_test_file(&name) && has_flow_key(entry.path())? {
+        } else if is_test_file(&name) {
+            found.push((path, FileKind::Test));
+        } else if is_yaml(&name) && has_flow_key(entry.path())? {
             found.push((path, FileKind::Flow));
         }
     }
@@ -72,7 +104,7 @@ fn is_yaml(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml")
 }
 
-/// Flow tests are checked by `flowrun test`.
+/// A flow test file, by its name: `<name>.test.yaml` (or `.test.yml`).
 pub fn is_test_file(name: &str) -> bool {
     name.ends_with(".test.yaml") || name.ends_with(".test.yml")
 }

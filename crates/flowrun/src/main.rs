@@ -9,6 +9,7 @@ mod exit_code;
 mod prepare;
 mod render;
 mod run;
+mod test_files;
 
 use std::io::Write;
 

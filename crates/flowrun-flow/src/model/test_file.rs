@@ -4,7 +4,7 @@
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// A file of test cases for one flow.
@@ -72,7 +72,7 @@ pub struct TestCase {
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct Mock {
     /// The output of every call (every item of a `for_each` step).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
     /// One output per item of a `for_each` step (by item index), or per call in order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,8 +102,10 @@ pub struct MockError {
     pub kind: Option<MockErrorKind>,
 }
 
-/// The kinds of error a mock may give (those of a module call).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+/// The kinds of error a mock may give (those of a module call). `429` may be written with or
+/// without quotes, as in `retry.on`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Value")]
 pub enum MockErrorKind {
     #[serde(rename = "timeout")]
     Timeout,
@@ -121,6 +123,50 @@ pub enum MockErrorKind {
     Other,
 }
 
+impl TryFrom<Value> for MockErrorKind {
+    type Error = String;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        match value
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| value.to_string())
+            .as_str()
+        {
+            "timeout" => Ok(MockErrorKind::Timeout),
+            "connect" => Ok(MockErrorKind::Connect),
+            "429" => Ok(MockErrorKind::RateLimited),
+            "5xx" => Ok(MockErrorKind::Server),
+            "4xx" => Ok(MockErrorKind::Client),
+            "invalid" => Ok(MockErrorKind::Invalid),
+            "other" => Ok(MockErrorKind::Other),
+            other => Err(format!(
+                "`{other}` is not an error kind: use timeout, connect, 429, 5xx, 4xx, invalid or other"
+            )),
+        }
+    }
+}
+
+/// Written by hand: `try_from` hides the values from the derived schema.
+impl JsonSchema for MockErrorKind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "MockErrorKind".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The kind of failure: `timeout`, `connect` (no connection made), `429` (rate limited), `5xx` or `4xx` responses, `invalid` (parameters or a response that do not fit the module) or `other`.",
+            "enum": ["timeout", "connect", "429", 429, "5xx", "4xx", "invalid", "other"],
+        })
+    }
+}
+
+/// `output: null` is an output (a step that returns null), not a mock or expectation without
+/// one: a key that is present is kept, whatever its value.
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(deserializer).map(Some)
+}
+
 /// What a case checks. Every key is optional; a case without `expect` (and without
 /// `snapshot`) checks only that the run ends `success`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -130,7 +176,7 @@ pub struct Expect {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<ExpectedStatus>,
     /// The flow's output.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub output: Option<Value>,
     /// How `output` and `calls` are compared: `exact` (default) or `subset` (objects may have
     /// more keys than expected; lists still have the expected length).

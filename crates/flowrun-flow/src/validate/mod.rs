@@ -13,6 +13,9 @@ mod refs;
 mod structure;
 mod summary;
 mod templates;
+mod test_file;
+#[cfg(test)]
+mod test_file_tests;
 #[cfg(test)]
 mod tests;
 mod yaml_diagnostics;
@@ -27,6 +30,7 @@ use serde_json::Value;
 
 pub use graph::{EdgeKind, StepGraph};
 pub use summary::{FlowSummary, OutsideConnection};
+pub use test_file::{TestReport, check_test_against_flow, validate_test};
 
 use crate::catalog::Catalog;
 use crate::diagnostic::{Diagnostic, sort_and_dedupe};
@@ -295,10 +299,10 @@ fn remove_pointer(json: &mut Value, pointer: &str) -> Result<(), String> {
 }
 
 fn empty_help(what: &str) -> String {
-    if what == "a flow file" {
-        "a flow needs at least `flow: <id>` and `steps:`; see flows/ for examples".to_owned()
-    } else {
-        "a project file holds `connections`, `state`, `secrets_file` or `profiles`".to_owned()
+    match what {
+        "a flow file" => "a flow needs at least `flow: <id>` and `steps:`; see flows/ for examples".to_owned(),
+        "a flow test file" => "a test file needs `flow: <file>` (the flow under test) and `cases:`".to_owned(),
+        _ => "a project file holds `connections`, `state`, `secrets_file` or `profiles`".to_owned(),
     }
 }
 

@@ -8,6 +8,7 @@ mod run;
 mod runs;
 mod sandbox;
 mod schema;
+mod test;
 mod validate;
 
 use std::io;
@@ -25,5 +26,6 @@ pub fn run(cli: Cli) -> io::Result<u8> {
         Command::Runs(args) => runs::run(&args),
         Command::Auth(command) => auth::run(&command),
         Command::Sandbox(args) => sandbox::run(&args),
+        Command::Test(args) => test::run(&args),
     }
 }

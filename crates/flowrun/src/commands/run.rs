@@ -7,6 +7,7 @@ use std::io::{self, IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use flowrun_connect::record::Cassette;
 use flowrun_connect::runtime::HttpRuntime;
 use flowrun_engine::plan::{Plan, names_read};
 use flowrun_engine::run::{Engine, EngineError, RunOutcome, RunRequest, preview};
@@ -20,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{DiagnosticFormat, DryRun, ExecutionArgs, LogFormat, OutputFormat, RunArgs, RunsRetryArgs};
 use crate::discover::{self, FileKind};
 use crate::render::diagnostics::render;
-use crate::run::cassette::{self, Taping};
+use crate::run::cassette::Taping;
 use crate::run::{dry_run, logging, output, progress::Progress};
 use crate::{catalog, exit_code, prepare};
 
@@ -29,7 +30,7 @@ pub fn run(args: &RunArgs) -> io::Result<u8> {
         Ok(flow) => flow,
         Err(code) => return Ok(code),
     };
-    let cassette = match args.replay.as_deref().map(cassette::load).transpose() {
+    let cassette = match args.replay.as_deref().map(Cassette::load).transpose() {
         Ok(cassette) => cassette,
         Err(message) => {
             eprintln!("error: {message}");
@@ -440,7 +441,7 @@ fn read_trigger(path: Option<&Path>) -> Result<Option<Json>, String> {
 }
 
 /// A hash of the flow file, stored with each run: which version of the flow ran.
-fn flow_version(path: &Path) -> io::Result<String> {
+pub(super) fn flow_version(path: &Path) -> io::Result<String> {
     let bytes = std::fs::read(path)?;
     let digest = Sha256::digest(&bytes);
     Ok(digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect())

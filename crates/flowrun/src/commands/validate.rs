@@ -1,4 +1,4 @@
-//! `flowrun validate`: every flow and project file under the paths, all problems at once.
+//! `flowrun validate`: every flow, project and test file under the paths, all problems at once.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -13,7 +13,7 @@ use flowrun_flow::{
 use crate::cli::ValidateArgs;
 use crate::discover::{self, FileKind};
 use crate::render::diagnostics::render;
-use crate::{catalog, exit_code};
+use crate::{catalog, exit_code, test_files};
 
 pub fn run(args: &ValidateArgs) -> io::Result<u8> {
     let paths = if args.paths.is_empty() {
@@ -55,7 +55,9 @@ pub struct Checked {
 }
 
 /// Validates the files, each flow with the project file that applies to it, then the checks
-/// across files: per project, and flow ids across everything checked.
+/// across files: per project, and flow ids across everything checked. Test files are checked
+/// with the flow they name (`test_files::check`); the flow's errors they repeat are reported
+/// once when the flow is checked here too.
 pub fn check(files: &[(PathBuf, FileKind)], catalog: &Catalog, keep: Keep) -> io::Result<Checked> {
     let named_projects: Vec<&PathBuf> = files
         .iter()
@@ -66,6 +68,11 @@ pub fn check(files: &[(PathBuf, FileKind)], catalog: &Catalog, keep: Keep) -> io
         .iter()
         .filter(|(_, kind)| *kind == FileKind::Flow)
         .map(|(path, _)| (path, discover::project_for(path)))
+        .collect();
+    let tests: Vec<&PathBuf> = files
+        .iter()
+        .filter(|(_, kind)| *kind == FileKind::Test)
+        .map(|(path, _)| path)
         .collect();
 
     let mut projects: BTreeMap<PathBuf, ProjectReport> = BTreeMap::new();
@@ -128,8 +135,11 @@ pub fn check(files: &[(PathBuf, FileKind)], catalog: &Catalog, keep: Keep) -> io
     }
     let everything: Vec<FlowSummary> = summaries.into_values().flatten().collect();
     diagnostics.extend(validate_together(&everything, None));
+    for test in in_parallel(&tests, |path| test_files::check(path)) {
+        diagnostics.append(&mut test?.diagnostics);
+    }
     flowrun_flow::diagnostic::sort_and_dedupe(&mut diagnostics);
-    let n_files = flow_files.len() + projects.len();
+    let n_files = flow_files.len() + projects.len() + tests.len();
     Ok(Checked {
         flows,
         diagnostics,

@@ -87,21 +87,6 @@ impl Taping {
     }
 }
 
-/// Reads a cassette, or says why it cannot be used.
-pub fn load(file: &Path) -> Result<Cassette, String> {
-    let text = std::fs::read_to_string(file).map_err(|error| format!("{}: {error}", file.display()))?;
-    let cassette: Cassette =
-        serde_json::from_str(&text).map_err(|error| format!("{}: not a flowrun cassette ({error})", file.display()))?;
-    if cassette.version != CASSETTE_VERSION {
-        return Err(format!(
-            "{}: cassette version {} is not the version this flowrun reads ({CASSETTE_VERSION}); record it again",
-            file.display(),
-            cassette.version
-        ));
-    }
-    Ok(cassette)
-}
-
 fn redact(redactor: &Arc<Redactor>) -> Redact {
     let redactor = redactor.clone();
     Arc::new(move |value: Json| redactor.redact_json(&value))
