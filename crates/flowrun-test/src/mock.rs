@@ -117,3 +117,82 @@ fn kind_of(kind: MockErrorKind) -> ErrorKind {
         MockErrorKind::Other => ErrorKind::Other,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn mock(value: Json) -> MockModule {
+        let mock: Mock = serde_json::from_value(value).unwrap();
+        let redactor = std::sync::Arc::new(Redactor::new([&flowrun_expr::Secret::new("s3cret-value")]));
+        MockModule::new("create", ModuleKind::Create, mock, redactor)
+    }
+
+    fn call(module: &MockModule, item: Option<usize>, params: Json) -> Result<Json, ModuleError> {
+        let mut context = CallContext::new("run", "create");
+        context.item_index = item;
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(module.call(&context, params))
+    }
+
+    #[test]
+    fn outputs_go_by_item_index_whatever_the_call_order() {
+        let module = mock(json!({"outputs": ["a", "b", "c"]}));
+        assert_eq!(call(&module, Some(2), json!({"n": 2})).unwrap(), json!("c"));
+        assert_eq!(call(&module, Some(0), json!({"n": 0})).unwrap(), json!("a"));
+        assert_eq!(module.calls(), vec![json!({"n": 0}), json!({"n": 2})]);
+        let error = call(&module, Some(3), json!({})).unwrap_err();
+        assert_eq!(error.kind, ErrorKind::Invalid);
+        assert!(
+            error.message.contains("gives 3 output(s), but call 3 came"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn calls_without_items_count_from_zero() {
+        let module = mock(json!({"outputs": [1, 2]}));
+        assert_eq!(call(&module, None, json!({})).unwrap(), json!(1));
+        assert_eq!(call(&module, None, json!({})).unwrap(), json!(2));
+    }
+
+    #[test]
+    fn errors_pick_calls_and_take_their_kind_from_the_status() {
+        let module = mock(json!({
+            "output": {"ok": true},
+            "errors": {"1": {"message": "slow down", "status": 429}, "2": {"message": "down", "status": 503},
+                       "3": {"message": "bad", "status": 422}, "4": {"message": "odd"},
+                       "5": {"message": "late", "kind": "timeout"}}
+        }));
+        assert_eq!(call(&module, Some(0), json!({})).unwrap(), json!({"ok": true}));
+        let kinds: Vec<(ErrorKind, Option<u16>)> = (1..=5)
+            .map(|item| call(&module, Some(item), json!({})).unwrap_err())
+            .map(|error| (error.kind, error.status))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (ErrorKind::RateLimited, Some(429)),
+                (ErrorKind::Server, Some(503)),
+                (ErrorKind::Client, Some(422)),
+                (ErrorKind::Other, None),
+                (ErrorKind::Timeout, None)
+            ]
+        );
+    }
+
+    #[test]
+    fn recorded_calls_hide_secrets() {
+        let module = mock(json!({"output": null}));
+        assert_eq!(
+            call(&module, None, json!({"auth": "Bearer s3cret-value"})).unwrap(),
+            Json::Null
+        );
+        assert_eq!(module.calls(), vec![json!({"auth": "Bearer ***"})]);
+    }
+}
