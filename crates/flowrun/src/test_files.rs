@@ -15,10 +15,6 @@ use crate::{catalog, discover};
 
 /// One test file and the flow it tests, with every problem found in either.
 #[derive(Debug, Clone)]
-#[allow(
-    dead_code,
-    reason = "`validate` reads the diagnostics only; `flowrun test` reads the rest"
-)]
 pub struct CheckedTest {
     pub path: PathBuf,
     /// The test file, when its structure is valid or could be repaired (see `diagnostics`).
@@ -32,7 +28,6 @@ pub struct CheckedTest {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-#[allow(dead_code, reason = "for `flowrun test`")]
 impl CheckedTest {
     /// True when the test cannot run as written: an error in the test file, its flow, or the
     /// flow's project file.

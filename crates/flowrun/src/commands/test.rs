@@ -110,7 +110,8 @@ fn load(found: &[PathBuf]) -> io::Result<(Vec<TestFileUnderTest>, Vec<Diagnostic
     let mut n_invalid = 0;
     for path in found {
         let checked = test_files::check(path)?;
-        let has_errors = checked.diagnostics.iter().any(Diagnostic::is_error);
+        let has_errors = checked.has_errors();
+        let path = checked.path;
         diagnostics.extend(checked.diagnostics);
         let (Some(test), Some(flow_path), Some(flow), false) =
             (checked.test, checked.flow_path, checked.flow, has_errors)
@@ -131,7 +132,7 @@ fn load(found: &[PathBuf]) -> io::Result<(Vec<TestFileUnderTest>, Vec<Diagnostic
             continue;
         };
         files.push(TestFileUnderTest {
-            path: path.clone(),
+            path,
             test,
             flow,
         });
