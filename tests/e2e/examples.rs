@@ -42,3 +42,49 @@ fn example_flows_declare_their_schema() {
     }
     assert!(count >= 3, "the examples are gone");
 }
+
+/// Every example flow has tests beside it (`<name>.test.yaml`), and `flowrun test flows/`
+/// passes them all: offline, with mocks and a recorded cassette of the sandbox.
+#[test]
+fn example_flows_pass_their_tests() {
+    let flows = repo_root().join("flows");
+    let mut test_files = Vec::new();
+    let mut flow_files = Vec::new();
+    for entry in std::fs::read_dir(&flows).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if let Some(flow) = name.strip_suffix(".test.yaml") {
+            test_files.push(name.clone());
+            assert!(flows.join(format!("{flow}.yaml")).exists(), "{name} has no flow beside it");
+        } else if name.ends_with(".yaml") && name != "flowrun.yaml" {
+            flow_files.push(name);
+        }
+    }
+    test_files.sort();
+    flow_files.sort();
+    for flow in &flow_files {
+        let test = flow.replace(".yaml", ".test.yaml");
+        assert!(test_files.contains(&test), "{flow} has no {test}");
+    }
+    assert!(test_files.len() >= 5, "the example tests are gone: {test_files:?}");
+
+    let run = flowrun(&repo_root(), &["test", "flows/"]);
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    for file in &test_files {
+        assert!(
+            run.stdout
+                .lines()
+                .any(|line| line.starts_with(&format!("flows/{file} (flow "))),
+            "{file} is not reported:\n{}",
+            run.transcript()
+        );
+    }
+    let passed_lines = run.stdout.lines().filter(|line| line.starts_with("  ✓ ")).count();
+    let summary = run.stdout.lines().last().unwrap_or_default();
+    let passed: usize = summary
+        .strip_suffix(" s")
+        .and_then(|summary| summary.split_once(" passed, 0 failed in "))
+        .and_then(|(passed, _)| passed.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected summary `{summary}`:\n{}", run.transcript()));
+    assert_eq!(passed, passed_lines, "{}", run.transcript());
+    assert!(passed >= 10, "only {passed} cases:\n{}", run.transcript());
+}

@@ -173,7 +173,7 @@ fn a_call_neither_mocked_nor_recorded_fails_naming_the_step_and_the_request() {
     assert_eq!(run.code, 1, "{}", run.transcript());
     assert!(
         run.stdout.contains(
-            "step `orders` sends GET https://shop.example.com/api/orders, which is neither mocked nor recorded"
+            "the run's error: step `orders`: GET https://shop.example.com/api/orders is neither mocked nor recorded"
         ),
         "{}",
         run.transcript()

@@ -63,6 +63,7 @@ pub(crate) async fn run(
     let secrets = fake_secrets(file, case);
     let redactor = Arc::new(Redactor::new(secrets.values()));
     let mocks = mocks(file, case, &redactor)?;
+    cannot_call(registry, file, &mocks)?;
 
     let url = format!("sqlite://{}", scratch.join("state.db").display());
     let store = SqliteStore::open(&url)
@@ -211,12 +212,17 @@ fn request(
         .uuid_seed
         .or(cassette.map(|cassette| cassette.uuid_seed))
         .unwrap_or(0);
+    // Like secrets, an `env.X` the case does not give is a fake value, so a connection config
+    // that reads it still renders for the steps the case mocks.
     let env = file
         .flow
         .names
         .env
         .iter()
-        .filter_map(|name| Some((name.clone(), case.env.get(name)?.clone())))
+        .map(|name| {
+            let value = case.env.get(name).cloned().unwrap_or_else(|| format!("fake-{name}"));
+            (name.clone(), value)
+        })
         .collect();
     Ok(RunRequest {
         inputs: Json::Object(inputs),
@@ -230,8 +236,40 @@ fn request(
             clock: Clock::Fixed(now),
             uuids: UuidSource::sequence(seed),
         },
-        run_id: Some(case.run_id.clone().unwrap_or_else(|| DEFAULT_RUN_ID.to_owned())),
+        run_id: Some(
+            case.run_id
+                .clone()
+                .or_else(|| cassette.map(|cassette| cassette.run_id.clone()))
+                .unwrap_or_else(|| DEFAULT_RUN_ID.to_owned()),
+        ),
     })
+}
+
+/// Every step that is not mocked and whose module this build cannot call, named at once.
+fn cannot_call(
+    registry: &Registry,
+    file: &TestFileUnderTest,
+    mocks: &IndexMap<String, Arc<MockModule>>,
+) -> Result<(), CaseError> {
+    let missing: Vec<String> = file
+        .flow
+        .plan
+        .steps
+        .iter()
+        .filter(|step| !mocks.contains_key(&step.id))
+        .filter_map(|step| match &step.action {
+            Action::Module { uses, .. } if registry.module(uses).is_none() => Some(format!("`{}` ({uses})", step.id)),
+            _ => None,
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "this build of flowrun cannot call the module of step {}: mock {} in the case (`mock: {{ <step>: {{ output: … }} }}`)",
+        missing.join(", "),
+        if missing.len() == 1 { "it" } else { "them" }
+    ))
 }
 
 /// An engine error, with what to do about it in a test.

@@ -425,8 +425,8 @@ fn offline(context: &CallContext, what: &str) -> ModuleError {
     ModuleError::new(
         ErrorKind::Invalid,
         format!(
-            "{} sends {what}, which is neither mocked nor recorded, and a test does not reach the network: \
-             mock the step (`mock: {{ {}: {{ output: … }} }}`) or replay a cassette recorded with `flowrun run --record` (`replay: …`)",
+            "{what} is neither mocked nor recorded, and a test does not reach the network: \
+             mock {} (`mock: {{ {}: {{ output: … }} }}`) or replay a cassette recorded with `flowrun run --record` (`replay: …`)",
             context.location(),
             context.step_id
         ),
