@@ -54,7 +54,10 @@ fn example_flows_pass_their_tests() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         if let Some(flow) = name.strip_suffix(".test.yaml") {
             test_files.push(name.clone());
-            assert!(flows.join(format!("{flow}.yaml")).exists(), "{name} has no flow beside it");
+            assert!(
+                flows.join(format!("{flow}.yaml")).exists(),
+                "{name} has no flow beside it"
+            );
         } else if name.ends_with(".yaml") && name != "flowrun.yaml" {
             flow_files.push(name);
         }

@@ -39,7 +39,7 @@ fn the_sandbox_prints_its_urls_serves_the_test_api_and_stops_on_sigterm() {
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
     assert_ne!(port, 0);
-    let rest: Vec<String> = (0..3).map(|_| lines.recv_timeout(LINE).unwrap()).collect();
+    let rest: Vec<String> = (0..4).map(|_| lines.recv_timeout(LINE).unwrap()).collect();
     assert!(
         rest[0].trim_start().starts_with(&format!("test API      {base}/test ")),
         "{rest:?}"
@@ -48,8 +48,15 @@ fn the_sandbox_prints_its_urls_serves_the_test_api_and_stops_on_sigterm() {
         rest[0].contains("flowrun-test/test-secret") && rest[0].contains("API key test-key"),
         "{rest:?}"
     );
-    assert_eq!(rest[1].trim_start(), format!("control       {base}/_sandbox"));
-    assert_eq!(rest[2], "Press Ctrl-C to stop.");
+    assert!(
+        rest[1]
+            .trim_start()
+            .starts_with(&format!("1CRM          {base}/onecrm/api.php ")),
+        "{rest:?}"
+    );
+    assert!(rest[1].contains("admin/onecrm-admin"), "{rest:?}");
+    assert_eq!(rest[2].trim_start(), format!("control       {base}/_sandbox"));
+    assert_eq!(rest[3], "Press Ctrl-C to stop.");
 
     let (status, body) = get(&format!("{base}/test/me"), &[("X-Api-Key", "test-key")]);
     assert_eq!(status, 200, "{body}");

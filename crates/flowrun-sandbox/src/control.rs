@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::faults::FaultRule;
+use crate::onecrm::{OneCrmSettings, WebhookDelivery as OneCrmWebhookDelivery};
 use crate::state::SandboxState;
 
 /// A cheap, cloneable handle on a sandbox's shared state.
@@ -69,6 +70,32 @@ impl Control {
         self.state.tokens.revoke_access_tokens();
     }
 
+    /// The 1CRM simulator's admin settings (API enabled, edition, Basic auth, synchronous
+    /// webhooks).
+    pub fn onecrm_settings(&self) -> OneCrmSettings {
+        self.state.onecrm.settings()
+    }
+
+    /// Replaces the 1CRM simulator's admin settings; they apply to the next request.
+    pub fn set_onecrm_settings(&self, settings: OneCrmSettings) {
+        self.state.onecrm.set_settings(settings);
+    }
+
+    /// Every webhook POST the 1CRM simulator made so far, in the order they finished.
+    pub fn onecrm_webhook_deliveries(&self) -> Vec<OneCrmWebhookDelivery> {
+        self.state.onecrm.webhooks.deliveries()
+    }
+
+    /// Waits until at least `count` 1CRM webhook deliveries finished, or `timeout` passed;
+    /// returns every delivery so far either way.
+    pub async fn wait_for_onecrm_webhook_deliveries(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<OneCrmWebhookDelivery> {
+        self.state.onecrm.webhooks.wait_for(count, timeout).await
+    }
+
     /// Every counter as the JSON of `GET /_sandbox/stats`.
     pub fn stats(&self) -> Value {
         let requests: Map<String, Value> = self
@@ -100,6 +127,8 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         .route("/clock", post(advance_clock))
         .route("/stats", get(stats))
         .route("/revoke-access-tokens", post(revoke))
+        .route("/onecrm/settings", get(onecrm_settings).post(set_onecrm_settings))
+        .route("/onecrm/webhook-deliveries", get(onecrm_deliveries))
         .with_state(Control::new(state))
 }
 
@@ -142,4 +171,29 @@ async fn stats(State(control): State<Control>) -> Json<Value> {
 async fn revoke(State(control): State<Control>) -> StatusCode {
     control.revoke_access_tokens();
     StatusCode::NO_CONTENT
+}
+
+async fn onecrm_settings(State(control): State<Control>) -> Json<OneCrmSettings> {
+    Json(control.onecrm_settings())
+}
+
+/// Merges the given keys into the current settings: `{"api_enabled": false}` changes only
+/// that switch.
+async fn set_onecrm_settings(State(control): State<Control>, Json(changes): Json<Map<String, Value>>) -> Response {
+    let mut settings = match serde_json::to_value(control.onecrm_settings()) {
+        Ok(Value::Object(settings)) => settings,
+        _ => Map::new(),
+    };
+    settings.extend(changes);
+    match serde_json::from_value::<OneCrmSettings>(Value::Object(settings)) {
+        Ok(settings) => {
+            control.set_onecrm_settings(settings.clone());
+            Json(settings).into_response()
+        }
+        Err(err) => crate::error_json(StatusCode::BAD_REQUEST, &format!("invalid 1CRM settings: {err}")),
+    }
+}
+
+async fn onecrm_deliveries(State(control): State<Control>) -> Json<Vec<OneCrmWebhookDelivery>> {
+    Json(control.onecrm_webhook_deliveries())
 }

@@ -247,13 +247,18 @@ pub async fn middleware(State(state): State<Arc<SandboxState>>, request: Request
             status,
             retry_after,
             body,
-        } => status_response(status, retry_after.as_deref(), body),
+        } => {
+            let onecrm = path.starts_with(crate::onecrm::PREFIX);
+            status_response(status, retry_after.as_deref(), body, onecrm)
+        }
         Fault::Drop => dropped_connection(),
         Fault::Truncate => truncate(next.run(request).await).await,
     }
 }
 
-fn status_response(status: u16, retry_after: Option<&str>, body: Option<String>) -> Response {
+/// The injected status; its default body has the error shape of the simulator it replaces
+/// (1CRM: `{"message": ...}`), so that clients parse it as they would a real one.
+fn status_response(status: u16, retry_after: Option<&str>, body: Option<String>, onecrm: bool) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match body {
         Some(body) => {
@@ -263,6 +268,9 @@ fn status_response(status: u16, retry_after: Option<&str>, body: Option<String>)
                 "text/plain; charset=utf-8"
             };
             (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
+        }
+        None if onecrm => {
+            crate::onecrm::error(status, format!("injected fault: status {}", status.as_u16())).into_response()
         }
         None => crate::error_json(status, &format!("injected fault: status {}", status.as_u16())),
     };

@@ -24,12 +24,14 @@ use tokio::task::JoinHandle;
 
 mod control;
 mod faults;
+mod onecrm;
 mod state;
 mod test_api;
 mod tokens;
 
 pub use control::Control;
 pub use faults::{Fault, FaultRule};
+pub use onecrm::{Edition as OneCrmEdition, OneCrmSettings, WebhookDelivery as OneCrmWebhookDelivery};
 
 /// The demo credentials of the generic test API (`/test`), as `docs/sandbox.md` lists them;
 /// `flowrun sandbox` prints them.
@@ -37,6 +39,12 @@ pub mod test_credentials {
     pub use crate::test_api::{
         API_KEY, CLIENT_ID, CLIENT_SECRET, PASSWORD, SEED_REFRESH_TOKEN, STATIC_TOKEN, USERNAME,
     };
+}
+
+/// The demo users of the 1CRM simulator (`/onecrm`), as `docs/sandbox.md` lists them;
+/// `flowrun sandbox` prints them. `sales` has no access to the `Invoice` module.
+pub mod onecrm_credentials {
+    pub use crate::onecrm::{ADMIN_PASSWORD, ADMIN_USERNAME, SALES_PASSWORD, SALES_USERNAME};
 }
 
 /// How a sandbox is set up.
@@ -106,6 +114,12 @@ impl Sandbox {
         format!("{}{}", self.base_url(), test_api::PREFIX)
     }
 
+    /// Base of the 1CRM simulator: [`Sandbox::base_url`] + `/onecrm`. The API itself is at
+    /// `…/onecrm/api.php` (the connector's `base_url`) and `…/onecrm/1crm/api.php`.
+    pub fn onecrm_url(&self) -> String {
+        format!("{}{}", self.base_url(), onecrm::PREFIX)
+    }
+
     /// A handle to steer the sandbox: clock, faults, counters.
     pub fn control(&self) -> Control {
         Control::new(self.state.clone())
@@ -138,6 +152,7 @@ impl Drop for Sandbox {
 fn app(state: Arc<state::SandboxState>) -> Router {
     let apis = Router::new()
         .nest(test_api::PREFIX, test_api::router(state.clone()))
+        .nest(onecrm::PREFIX, onecrm::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), faults::middleware));
     Router::new().nest("/_sandbox", control::router(state)).merge(apis)
 }

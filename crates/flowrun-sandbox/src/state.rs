@@ -29,6 +29,8 @@ pub struct SandboxState {
     pub stats: RequestStats,
     /// OAuth tokens, codes and consent requests of every simulator.
     pub tokens: TokenStore,
+    /// The 1CRM simulator's records, files, webhooks and admin settings.
+    pub onecrm: crate::onecrm::OneCrm,
 }
 
 impl SandboxState {
@@ -41,6 +43,7 @@ impl SandboxState {
             faults: FaultStore::default(),
             stats: RequestStats::default(),
             tokens: TokenStore::default(),
+            onecrm: crate::onecrm::OneCrm::default(),
         }
     }
 

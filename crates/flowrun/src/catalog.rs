@@ -29,5 +29,6 @@ pub fn registry() -> Registry {
     let mut registry = Registry::default();
     registry.register(flowrun_connector_core::connector());
     registry.register(flowrun_connector_http::connector());
+    registry.register(flowrun_connector_onecrm::connector());
     registry
 }

@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
     "then" = { "required": ["username", "password"] }
 ))]
 pub struct OnecrmConnection {
-    /// The instance's host name without scheme, optionally with the folder 1CRM lives in:
-    /// `crm.example.com` or `portaldemo.1crmcloud.com/1crm`. The connector calls
-    /// `https://{domain}/api.php`.
+    /// The instance's host without scheme (flowrun adds `https://`), e.g. `crm.example.com`.
+    /// Optionally with a port and the folder 1CRM lives in (`portaldemo.1crmcloud.com/1crm`);
+    /// not `https://crm.example.com`. The connector calls `https://{domain}/api.php`.
     #[schemars(regex(pattern = r"^[A-Za-z0-9.\-]+(:[0-9]+)?(/[^\s?#]*)?$"))]
     pub domain: String,
     /// The 1CRM user the connector acts as; its access rights apply. Required unless `auth` is set.
@@ -26,8 +26,8 @@ pub struct OnecrmConnection {
     /// The user's password; write it as `"{{ secrets.NAME }}"`. Required unless `auth` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
-    /// Overrides the API root `https://{domain}/api.php`, e.g. a sandbox's
-    /// `http://127.0.0.1:8080/api.php`. Mostly for tests.
+    /// A full API root instead of `https://{domain}/api.php`, mostly for tests.
+    /// It includes `api.php`, e.g. a sandbox's `http://127.0.0.1:8080/onecrm/api.php`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
     #[serde(flatten)]

@@ -1,24 +1,30 @@
 //! The 1CRM connector: records, metadata, file uploads and raw calls against a 1CRM instance's
 //! REST API (`https://{domain}/api.php`), and the `new_event` trigger.
 //!
-//! This crate holds the connector's catalog entry only ([`spec`]): the connection schema and
-//! each module's parameter and output schemas, from the types in its modules. The runtime
-//! (requests, paging with `offset`/`limit`, the webhook subscription) arrives with the 1CRM
-//! connector's issue, on top of the HTTP layer of `flowrun-connect`. The API as we know it,
-//! with what is UNSURE, is described in the project's `apis/onecrm.md`.
+//! [`spec`] is the catalog entry: the connection schema and each module's parameter and output
+//! schemas, from the types in its modules. [`connector`] is the runtime the binary registers
+//! (`run/`): every step module as requests through the HTTP layer of `flowrun-connect` (Basic
+//! auth from `username`/`password`, retries per request, size limits, recording), paging
+//! `search_records` with `offset`/`limit` until `total_results`. The `new_event` trigger has no
+//! runtime yet (it needs `flowrun serve`). The API as we know it, with what is UNSURE, is in the
+//! project's `apis/onecrm.md`; what the connector relies on is in `docs/connectors/onecrm.md`.
 
 mod api_call;
 mod connection;
 mod meta;
 mod records;
+mod run;
 mod trigger;
 mod upload;
 
+use std::sync::Arc;
+
 use flowrun_connect::http::Response;
+use flowrun_connect::module::Connector;
 use flowrun_connect::schema::{NoParams, input_schema, module};
 use flowrun_flow::catalog::{ConnectorSpec, ModuleKind};
 
-pub use api_call::ApiCallParams;
+pub use api_call::{ApiCallParams, ResponseFormat};
 pub use connection::OnecrmConnection;
 pub use meta::{FieldInfo, ListFieldsParams, ModuleFields, ModuleInfo, MyInfo};
 pub use records::{
@@ -30,6 +36,11 @@ pub use upload::{UploadFileParams, UploadedFile};
 
 /// The name in `uses: onecrm.<module>` and `connector: onecrm`.
 pub const NAME: &str = "onecrm";
+
+/// The runtime of the `onecrm` connector, for the binary's `Registry`.
+pub fn connector() -> Arc<dyn Connector> {
+    Arc::new(run::OnecrmConnector)
+}
 
 /// The catalog entry of the `onecrm` connector.
 pub fn spec() -> ConnectorSpec {

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used)]
+
 use flowrun_connect::schema::{instance_problems, spec_problems};
 use flowrun_connect::testing::{assert_accepts, assert_rejects};
 use serde_json::json;
@@ -143,4 +145,64 @@ fn outputs_describe_api_records() {
                          "filters": { "filter_text": {} } });
     assert_eq!(instance_problems(&output("list_fields"), &fields), Vec::<String>::new());
     assert!(!instance_problems(&output("get_record"), &json!({ "name": "no id" })).is_empty());
+}
+
+#[test]
+fn the_runtime_has_every_step_module_of_the_catalog() {
+    use crate::run::ModuleOp;
+    let spec = spec();
+    let connector = crate::connector();
+    for module in &spec.modules {
+        let runtime = connector.module(&module.name);
+        if module.kind == flowrun_flow::catalog::ModuleKind::Trigger {
+            assert!(runtime.is_none(), "{} is a trigger", module.name);
+            continue;
+        }
+        let runtime = runtime.unwrap_or_else(|| panic!("{} has no runtime", module.name));
+        assert_eq!(runtime.kind(), module.kind, "{}", module.name);
+        assert!(runtime.retries_itself(), "{}", module.name);
+    }
+    assert_eq!(ModuleOp::ALL.len(), spec.modules.len() - 1);
+    assert!(connector.module("nope").is_none());
+}
+
+#[test]
+fn domains_without_a_scheme() {
+    use crate::run::domain;
+    assert_eq!(domain("crm.example.com"), Ok("crm.example.com"));
+    assert_eq!(domain(" host:8443/1crm/ "), Ok("host:8443/1crm"));
+    let error = domain("https://crm.example.com/1crm").unwrap_err();
+    assert!(error.contains("write `crm.example.com/1crm`"), "{error}");
+    assert!(domain("").is_err());
+    assert!(domain("crm.example.com?x=1").is_err());
+}
+
+#[test]
+fn queries_are_written_the_php_way() {
+    use crate::run::append_php;
+    let mut url = url::Url::parse("http://h/api.php/data/Account").unwrap_or_else(|_| unreachable!());
+    let query = json!({ "fields": ["name", "email1"], "filters": { "city": "San Jose", "mine": true, "no": null },
+                        "limit": 5 });
+    for (name, value) in query.as_object().into_iter().flatten() {
+        append_php(&mut url, name, value, "onecrm.api_call").unwrap_or_else(|error| panic!("{error}"));
+    }
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(n, v)| (n.into_owned(), v.into_owned()))
+        .collect();
+    let expected = [
+        ("fields[]", "name"),
+        ("fields[]", "email1"),
+        ("filters[city]", "San Jose"),
+        ("filters[mine]", "1"),
+        ("limit", "5"),
+    ];
+    let expected: Vec<(String, String)> = expected.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    assert_eq!(pairs, expected);
+    let error = append_php(&mut url, "x", &json!([[1]]), "onecrm.api_call").unwrap_err();
+    assert!(
+        error.message.contains("strings, numbers or booleans"),
+        "{}",
+        error.message
+    );
 }

@@ -12,9 +12,12 @@ pub struct UploadFileParams {
     /// The file name 1CRM stores, e.g. `PO-55871.pdf` (sent as `X-OneCrm-Filename`).
     pub file_name: String,
     /// The file's bytes, base64-encoded, e.g. `"{{ steps.pdf.output.body }}"`.
+    /// Padding is optional and line breaks are ignored, so the body of an `http.request` with
+    /// `response: bytes` fits as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    /// A local file to upload instead, relative to the flow file's folder.
+    /// A local file to upload instead, absolute or relative to the folder flowrun runs in.
+    /// At most 100 MB.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     /// The file's media type, e.g. `application/pdf`. Default `application/octet-stream`.

@@ -404,11 +404,21 @@ fn pattern_error(pattern: &str, node: &Node, span: Span, key_name: Option<&str>,
         .with_help("write a whole number and a unit: `500ms`, `30s`, `5m`, `2h`, `1d`"),
         _ => {
             let what = key_name.map(|name| format!("`{name}`: ")).unwrap_or_default();
-            Diagnostic::error(
+            let diagnostic = Diagnostic::error(
                 "invalid-value",
                 span,
                 format!("{what}`{value}` does not match the pattern `{pattern}`{context}"),
-            )
+            );
+            // A host name typed as a URL (1CRM's `domain`): say what to write instead.
+            match value.split_once("://") {
+                Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") => {
+                    diagnostic.with_label("a URL, not a host name").with_help(format!(
+                        "write it without the scheme: `{}` (`https://` is added)",
+                        rest.trim_end_matches('/')
+                    ))
+                }
+                _ => diagnostic,
+            }
         }
     }
 }

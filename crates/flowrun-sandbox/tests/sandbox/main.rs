@@ -13,6 +13,7 @@ mod faults;
 mod me;
 mod misc;
 mod oauth;
+mod onecrm;
 mod pages;
 
 /// A sandbox with the default configuration and a client that does not follow redirects

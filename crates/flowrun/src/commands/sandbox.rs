@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use flowrun_sandbox::{Sandbox, SandboxConfig, test_credentials as creds};
+use flowrun_sandbox::{Sandbox, SandboxConfig, onecrm_credentials as onecrm, test_credentials as creds};
 use serde_json::json;
 
 use crate::cli::{OutputFormat, SandboxArgs};
@@ -50,11 +50,13 @@ fn bind_error(port: u16, error: &io::Error) -> String {
 fn print_urls(sandbox: &Sandbox, format: OutputFormat) -> io::Result<()> {
     let base = sandbox.base_url();
     let test = sandbox.test_api_url();
+    let onecrm_api = format!("{}/api.php", sandbox.onecrm_url());
     let control = format!("{base}/_sandbox");
     let text = match format {
         OutputFormat::Human => format!(
             "flowrun sandbox listening on {base}\n  \
              test API      {test}   (OAuth2 client {}/{}, user {}/{}, API key {})\n  \
+             1CRM          {onecrm_api}   (Basic auth {}/{}; {}/{} has no Invoice access)\n  \
              control       {control}\n\
              Press Ctrl-C to stop.\n",
             creds::CLIENT_ID,
@@ -62,6 +64,10 @@ fn print_urls(sandbox: &Sandbox, format: OutputFormat) -> io::Result<()> {
             creds::USERNAME,
             creds::PASSWORD,
             creds::API_KEY,
+            onecrm::ADMIN_USERNAME,
+            onecrm::ADMIN_PASSWORD,
+            onecrm::SALES_USERNAME,
+            onecrm::SALES_PASSWORD,
         ),
         OutputFormat::Json => {
             let value = json!({
@@ -80,6 +86,14 @@ fn print_urls(sandbox: &Sandbox, format: OutputFormat) -> io::Result<()> {
                         "user": { "username": creds::USERNAME, "password": creds::PASSWORD },
                         "api_key": creds::API_KEY,
                         "bearer_token": creds::STATIC_TOKEN,
+                    },
+                    "onecrm": {
+                        "url": onecrm_api,
+                        "user": { "username": onecrm::ADMIN_USERNAME, "password": onecrm::ADMIN_PASSWORD },
+                        "users": [
+                            { "username": onecrm::ADMIN_USERNAME, "password": onecrm::ADMIN_PASSWORD },
+                            { "username": onecrm::SALES_USERNAME, "password": onecrm::SALES_PASSWORD, "no_access": ["Invoice"] },
+                        ],
                     },
                 },
             });

@@ -131,11 +131,7 @@ fn load(found: &[PathBuf]) -> io::Result<(Vec<TestFileUnderTest>, Vec<Diagnostic
             n_invalid += 1;
             continue;
         };
-        files.push(TestFileUnderTest {
-            path,
-            test,
-            flow,
-        });
+        files.push(TestFileUnderTest { path, test, flow });
     }
     Ok((files, diagnostics, n_invalid))
 }
