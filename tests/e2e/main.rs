@@ -13,6 +13,8 @@
 //!   the flow they name, their diagnostics by position.
 //! - `auth`: `flowrun auth login` against an in-process sandbox, the test playing the browser;
 //!   later runs use the stored tokens.
+//! - `onecrm`: the 1CRM example flows (`flows/onecrm-*.yaml`) run as the README says, against
+//!   the sandbox's 1CRM simulator; a wrong password fails naming the connection, not the password.
 //!
 //! Review new snapshots with `cargo insta review`, or `INSTA_UPDATE=always` and a diff.
 
@@ -25,6 +27,7 @@ mod corpus;
 mod examples;
 mod flow_tests;
 mod http;
+mod onecrm;
 mod run;
 mod runs;
 mod sandbox;

@@ -51,7 +51,7 @@ impl Module for HttpRequest {
         let output = match &params.paginate {
             None => {
                 let response = client.send(context, &request).await?;
-                let body = body(&response, params.response)?;
+                let body = response.body_as(params.response)?;
                 output(&response, body, None)
             }
             Some(pagination) => {
@@ -193,22 +193,4 @@ fn scalar(name: &str, value: &Json) -> Result<String, ModuleError> {
             &format!("`{name}` must be a string, number or boolean (or a list of them in `query`)"),
         )),
     }
-}
-
-/// The output's `body` in the asked format.
-fn body(response: &Response, format: ResponseFormat) -> Result<Json, ModuleError> {
-    if response.body.is_empty() {
-        return Ok(Json::Null);
-    }
-    let base64 = || Json::String(base64::engine::general_purpose::STANDARD.encode(&response.body));
-    Ok(match format {
-        ResponseFormat::Json => response.json()?,
-        ResponseFormat::Text => Json::String(response.text()?.to_owned()),
-        ResponseFormat::Bytes => base64(),
-        ResponseFormat::Auto if response.is_json() => response.json()?,
-        ResponseFormat::Auto => match std::str::from_utf8(&response.body) {
-            Ok(text) => Json::String(text.to_owned()),
-            Err(_) => base64(),
-        },
-    })
 }

@@ -1,5 +1,6 @@
 //! `http.request`: its parameters and output.
 
+pub use flowrun_connect::client::ResponseFormat;
 use flowrun_connect::http::Method;
 use flowrun_connect::paginate::Pagination;
 use indexmap::IndexMap;
@@ -71,21 +72,6 @@ pub enum ContentEncoding {
     #[default]
     Text,
     Base64,
-}
-
-/// How the response body becomes the output's `body`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ResponseFormat {
-    /// Parsed as JSON when the response says it is JSON, text otherwise.
-    #[default]
-    Auto,
-    /// Parsed as JSON; a body that is not JSON fails the step.
-    Json,
-    /// Kept as text.
-    Text,
-    /// Kept as bytes, base64-encoded.
-    Bytes,
 }
 
 /// The output of `http.request`.

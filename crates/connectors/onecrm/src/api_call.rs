@@ -1,5 +1,6 @@
 //! `onecrm.api_call`: any endpoint of `api.php` with the connection's authentication.
 
+pub use flowrun_connect::client::ResponseFormat;
 use flowrun_connect::http::Method;
 use indexmap::IndexMap;
 use schemars::JsonSchema;
@@ -35,19 +36,4 @@ pub struct ApiCallParams {
     /// `json` must parse; `bytes` suits `files/download/{Model}/{id}`.
     #[serde(default)]
     pub response: ResponseFormat,
-}
-
-/// How the response body becomes the output's `body` (as in `http.request`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ResponseFormat {
-    /// Parsed as JSON when the response says it is JSON; text when UTF-8, else base64.
-    #[default]
-    Auto,
-    /// Parsed as JSON; a body that is not JSON fails the step.
-    Json,
-    /// Kept as text; a body that is not UTF-8 fails the step.
-    Text,
-    /// Kept as bytes, base64-encoded.
-    Bytes,
 }

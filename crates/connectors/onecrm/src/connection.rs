@@ -11,15 +11,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 #[schemars(extend(
-    "if" = { "not": { "required": ["auth"] } },
-    "then" = { "required": ["username", "password"] }
+    "allOf" = [
+        { "if": { "not": { "required": ["auth"] } }, "then": { "required": ["username", "password"] } },
+        { "if": { "not": { "required": ["base_url"] } }, "then": { "required": ["domain"] } }
+    ]
 ))]
 pub struct OnecrmConnection {
     /// The instance's host without scheme (flowrun adds `https://`), e.g. `crm.example.com`.
     /// Optionally with a port and the folder 1CRM lives in (`portaldemo.1crmcloud.com/1crm`);
     /// not `https://crm.example.com`. The connector calls `https://{domain}/api.php`.
+    /// Required unless `base_url` is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[A-Za-z0-9.\-]+(:[0-9]+)?(/[^\s?#]*)?$"))]
-    pub domain: String,
+    pub domain: Option<String>,
     /// The 1CRM user the connector acts as; its access rights apply. Required unless `auth` is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username: Option<String>,

@@ -18,7 +18,7 @@ use url::Url;
 
 pub use error::{api_message, excerpt, redact_url, redact_url_str, status_error, transport_error};
 pub use request::{Body, Part, Request};
-pub use response::Response;
+pub use response::{Response, ResponseFormat};
 
 use crate::auth::{Authenticator, TokenManager};
 use crate::config::{DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT, HttpConnectionConfig};

@@ -2,13 +2,32 @@
 
 use std::time::{Duration, SystemTime};
 
+use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::header::HeaderMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use super::error::excerpt;
 use crate::http::Method;
 use crate::module::{ErrorKind, ModuleError};
+
+/// How a response body becomes a step output's `body` (the `response` parameter of
+/// `http.request` and of every connector's `api_call`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseFormat {
+    /// Parsed as JSON when the response says it is JSON; text when UTF-8, else base64.
+    #[default]
+    Auto,
+    /// Parsed as JSON; a body that is not JSON fails the step.
+    Json,
+    /// Kept as text; a body that is not UTF-8 fails the step.
+    Text,
+    /// Kept as bytes, base64-encoded.
+    Bytes,
+}
 
 /// A response with its body.
 #[derive(Debug, Clone)]
@@ -69,6 +88,24 @@ impl Response {
                     self.url
                 ),
             )
+        })
+    }
+
+    /// The body as a step output shows it, in `format` (`null` when empty).
+    pub fn body_as(&self, format: ResponseFormat) -> Result<Json, ModuleError> {
+        if self.body.is_empty() {
+            return Ok(Json::Null);
+        }
+        let base64 = || Json::String(base64::engine::general_purpose::STANDARD.encode(&self.body));
+        Ok(match format {
+            ResponseFormat::Json => self.json()?,
+            ResponseFormat::Text => Json::String(self.text()?.to_owned()),
+            ResponseFormat::Bytes => base64(),
+            ResponseFormat::Auto if self.is_json() => self.json()?,
+            ResponseFormat::Auto => match std::str::from_utf8(&self.body) {
+                Ok(text) => Json::String(text.to_owned()),
+                Err(_) => base64(),
+            },
         })
     }
 

@@ -165,9 +165,14 @@ fn settings(name: &str, config: &Json) -> Result<ClientSettings, ModuleError> {
     let invalid = |why: String| ModuleError::new(ErrorKind::Invalid, format!("connection `{name}`: {why}"));
     let config = OnecrmConnection::deserialize(config)
         .map_err(|error| invalid(format!("not a valid `onecrm` connection ({error})")))?;
-    let base_url = match config.base_url {
-        Some(base_url) => base_url,
-        None => format!("https://{}/api.php", domain(&config.domain).map_err(invalid)?),
+    let base_url = match (config.base_url, config.domain) {
+        (Some(base_url), _) => base_url,
+        (None, Some(given)) => format!("https://{}/api.php", domain(&given).map_err(invalid)?),
+        (None, None) => {
+            return Err(invalid(
+                "set `domain` (the instance's host, e.g. `crm.example.com`)".to_owned(),
+            ));
+        }
     };
     let mut http = config.http;
     if http.auth.is_none() {

@@ -1,13 +1,12 @@
 //! `api_call`: one request to any path below `api.php`, with the connection's auth.
 
-use base64::Engine as _;
-use flowrun_connect::client::{Body, Request, Response};
+use flowrun_connect::client::{Body, Request};
 use flowrun_connect::module::ModuleError;
 use flowrun_connect::schema::parse_params;
 use serde_json::{Map, Value as Json};
 
 use super::api::{Api, append_php};
-use crate::api_call::{ApiCallParams, ResponseFormat};
+use crate::api_call::ApiCallParams;
 
 pub(crate) async fn api_call(api: &Api<'_>, params: Json) -> Result<Json, ModuleError> {
     let params: ApiCallParams = parse_params(api.uses, params)?;
@@ -23,7 +22,7 @@ pub(crate) async fn api_call(api: &Api<'_>, params: Json) -> Result<Json, Module
         request = request.body(Body::Json(body));
     }
     let response = api.send(&request).await?;
-    let body = body(&response, params.response)?;
+    let body = response.body_as(params.response)?;
     let headers: Map<String, Json> = response
         .headers_json()
         .into_iter()
@@ -34,22 +33,4 @@ pub(crate) async fn api_call(api: &Api<'_>, params: Json) -> Result<Json, Module
     output.insert("headers".to_owned(), Json::Object(headers));
     output.insert("body".to_owned(), body);
     Ok(Json::Object(output))
-}
-
-/// The output's `body`, as `http.request` reads it.
-fn body(response: &Response, format: ResponseFormat) -> Result<Json, ModuleError> {
-    if response.body.is_empty() {
-        return Ok(Json::Null);
-    }
-    let base64 = || Json::String(base64::engine::general_purpose::STANDARD.encode(&response.body));
-    Ok(match format {
-        ResponseFormat::Json => response.json()?,
-        ResponseFormat::Text => Json::String(response.text()?.to_owned()),
-        ResponseFormat::Bytes => base64(),
-        ResponseFormat::Auto if response.is_json() => response.json()?,
-        ResponseFormat::Auto => match std::str::from_utf8(&response.body) {
-            Ok(text) => Json::String(text.to_owned()),
-            Err(_) => base64(),
-        },
-    })
 }
