@@ -7,6 +7,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use super::flow::RetryOn;
+
 /// A file of test cases for one flow.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
@@ -126,22 +128,24 @@ pub enum MockErrorKind {
 impl TryFrom<Value> for MockErrorKind {
     type Error = String;
 
+    /// The kinds `retry.on` names are read as `retry.on` reads them (`429` with or without
+    /// quotes); `invalid` and `other` are the two a retry never matches.
     fn try_from(value: Value) -> Result<Self, Self::Error> {
-        match value
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| value.to_string())
-            .as_str()
-        {
-            "timeout" => Ok(MockErrorKind::Timeout),
-            "connect" => Ok(MockErrorKind::Connect),
-            "429" => Ok(MockErrorKind::RateLimited),
-            "5xx" => Ok(MockErrorKind::Server),
-            "4xx" => Ok(MockErrorKind::Client),
-            "invalid" => Ok(MockErrorKind::Invalid),
-            "other" => Ok(MockErrorKind::Other),
-            other => Err(format!(
-                "`{other}` is not an error kind: use timeout, connect, 429, 5xx, 4xx, invalid or other"
+        if let Ok(kind) = RetryOn::try_from(value.clone()) {
+            return Ok(match kind {
+                RetryOn::Timeout => MockErrorKind::Timeout,
+                RetryOn::Connect => MockErrorKind::Connect,
+                RetryOn::TooManyRequests => MockErrorKind::RateLimited,
+                RetryOn::ServerError => MockErrorKind::Server,
+                RetryOn::ClientError => MockErrorKind::Client,
+            });
+        }
+        match value.as_str() {
+            Some("invalid") => Ok(MockErrorKind::Invalid),
+            Some("other") => Ok(MockErrorKind::Other),
+            _ => Err(format!(
+                "`{}` is not an error kind: use timeout, connect, 429, 5xx, 4xx, invalid or other",
+                value.as_str().map_or_else(|| value.to_string(), str::to_owned)
             )),
         }
     }
