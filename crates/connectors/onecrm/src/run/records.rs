@@ -89,7 +89,12 @@ pub(crate) async fn search(api: &Api<'_>, params: Json) -> Result<Json, ModuleEr
     }
     records.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let total = total.unwrap_or(start.saturating_add(records.len() as u64));
-    Ok(json!({ "records": records, "total_results": total }))
+    // Built by moving the records in: `json!` would serialize (copy) every record through a
+    // reference (7 ms of a 10,000-record read, benches/search.rs `parts`).
+    let mut output = serde_json::Map::new();
+    output.insert("records".to_owned(), Json::Array(records));
+    output.insert("total_results".to_owned(), Json::from(total));
+    Ok(Json::Object(output))
 }
 
 /// `total_results` as a number; 1CRM writes most numbers as strings, so both are read.
