@@ -201,3 +201,109 @@ fn a_wrong_password_fails_the_export_naming_the_connection_not_the_password() {
         assert!(!text.contains(password), "the password shows:\n{}", run.transcript());
     }
 }
+
+/// Every module of the connector, from one flow run by the binary against `--sandbox`: the
+/// user, the module list, the field metadata, create → update → get and search → delete (then
+/// the record is gone: a 404 the flow ignores), an upload and an `api_call`.
+#[test]
+fn every_module_runs_from_a_flow_against_the_sandbox() {
+    const FLOW: &str = r#"flow: onecrm-every-module
+connections:
+  crm:
+    connector: onecrm
+    config:
+      base_url: "{{ env.FLOWRUN_SANDBOX_URL }}/onecrm/api.php"
+      username: admin
+      password: "{{ secrets.ONECRM_SANDBOX_PASSWORD }}"
+steps:
+  - id: me
+    uses: onecrm.get_my_info
+  - id: modules
+    uses: onecrm.list_modules
+  - id: fields
+    uses: onecrm.list_fields
+    with: { module: Account }
+  - id: created
+    uses: onecrm.create_record
+    with: { module: Account, data: { name: "Every Module Ltd" } }
+  - id: updated
+    uses: onecrm.update_record
+    with: { module: Account, id: "{{ steps.created.output.id }}", data: { name: "Every Module BV" } }
+  - id: read
+    uses: onecrm.get_record
+    needs: [updated]
+    with: { module: Account, id: "{{ steps.created.output.id }}" }
+  - id: found
+    uses: onecrm.search_records
+    needs: [updated]
+    with: { module: Account, filter_text: "Every Module", fields: [name] }
+  - id: upload
+    uses: onecrm.upload_file
+    with: { file_name: hello.txt, content: "{{ 'hello, 1CRM' | b64encode }}", mime_type: text/plain }
+  - id: deleted
+    uses: onecrm.delete_record
+    needs: [read, found]
+    with: { module: Account, id: "{{ steps.created.output.id }}" }
+  - id: gone
+    uses: onecrm.get_record
+    needs: [deleted]
+    on_error: ignore
+    with: { module: Account, id: "{{ steps.created.output.id }}" }
+  - id: version
+    uses: onecrm.api_call
+    with: { path: version }
+output:
+  me: "{{ steps.me.output.id }}"
+  modules: "{{ steps.modules.output | map(attribute='name') | list }}"
+  has_name_field: "{{ 'name' in steps.fields.output.fields }}"
+  id: "{{ steps.created.output.id }}"
+  updated: "{{ steps.updated.output.result }}"
+  read: "{{ steps.read.output.name }}"
+  found: "{{ steps.found.output.records | map(attribute='name') | list }}"
+  upload: "{{ steps.upload.output.id }}"
+  deleted: "{{ steps.deleted.output.result }}"
+  gone: "{{ steps.gone.status }}"
+  gone_error: "{{ steps.gone.error.message }}"
+  version_status: "{{ steps.version.output.status }}"
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "every.yaml", FLOW);
+    let state = format!("sqlite://{}", dir.path().join("state.db").display());
+    let output = crate::util::command(
+        dir.path(),
+        &["run", "every.yaml", "--sandbox", "--format", "json", "--state", &state],
+        &[("ONECRM_SANDBOX_PASSWORD", "onecrm-admin")],
+    )
+    .output()
+    .unwrap();
+    let run = Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    assert_eq!(run.code, 0, "{}", run.transcript());
+    let envelope: Json = serde_json::from_str(&run.stdout).unwrap();
+    let out = &envelope["output"];
+    assert_eq!(out["me"], "Users:1", "{out}");
+    assert!(
+        out["modules"].as_array().unwrap().iter().any(|m| m == "Account"),
+        "{out}"
+    );
+    assert_eq!(out["has_name_field"], true, "{out}");
+    assert_record_id(&out["id"]);
+    assert_eq!(out["updated"], true, "{out}");
+    assert_eq!(out["read"], "Every Module BV", "{out}");
+    assert_eq!(out["found"], serde_json::json!(["Every Module BV"]), "{out}");
+    assert!(out["upload"].as_str().unwrap().starts_with("INCOMING~"), "{out}");
+    assert_eq!(out["deleted"], true, "{out}");
+    assert_eq!(out["gone"], "ignored", "{out}");
+    assert!(
+        out["gone_error"]
+            .as_str()
+            .unwrap()
+            .contains("no `Account` record with id"),
+        "{out}"
+    );
+    assert_eq!(out["version_status"], 200, "{out}");
+    assert!(!run.stdout.contains("onecrm-admin") && !run.stderr.contains("onecrm-admin"));
+}
