@@ -21,7 +21,6 @@ use flowrun_flow::catalog::Catalog;
 use flowrun_flow::model::Flow;
 use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
-use tokio_util::sync::CancellationToken;
 
 const STEPS: usize = 1000;
 
@@ -55,17 +54,7 @@ fn fan_out() -> Flow {
 }
 
 fn request() -> RunRequest {
-    RunRequest {
-        inputs: json!({}),
-        trigger: None,
-        env: IndexMap::new(),
-        secrets: IndexMap::new(),
-        full: false,
-        flow_version: "bench".to_owned(),
-        cancel: CancellationToken::new(),
-        runtime: Runtime::default(),
-        run_id: None,
-    }
+    RunRequest::new(json!({}), "bench")
 }
 
 struct Setup {

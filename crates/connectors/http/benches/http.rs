@@ -60,14 +60,11 @@ use flowrun_connect::module::{CallContext, Module};
 use flowrun_connect::registry::Registry;
 use flowrun_engine::plan::Plan;
 use flowrun_engine::run::{Engine, RunRequest};
-use flowrun_expr::Runtime;
 use flowrun_flow::validate::{Context, validate_flow};
 use flowrun_sandbox::{Sandbox, SandboxConfig};
 use flowrun_state::RunStatus;
 use futures_util::StreamExt;
-use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
-use tokio_util::sync::CancellationToken;
 
 const ECHO_ITEMS: usize = 10_000;
 const CONCURRENCY: usize = 32;
@@ -223,17 +220,7 @@ fn find(name: &str) -> Run {
 }
 
 fn request() -> RunRequest {
-    RunRequest {
-        inputs: json!({}),
-        trigger: None,
-        env: IndexMap::new(),
-        secrets: IndexMap::new(),
-        full: false,
-        flow_version: "bench".to_owned(),
-        cancel: CancellationToken::new(),
-        runtime: Runtime::default(),
-        run_id: None,
-    }
+    RunRequest::new(json!({}), "bench")
 }
 
 /// Runs a plan and returns the flow's output, which must be a success.

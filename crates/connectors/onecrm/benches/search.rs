@@ -64,15 +64,12 @@ use flowrun_connect::module::{CallContext, Module};
 use flowrun_connect::registry::Registry;
 use flowrun_engine::plan::Plan;
 use flowrun_engine::run::{Engine, RunRequest};
-use flowrun_expr::Runtime;
 use flowrun_flow::validate::{Context, validate_flow};
 use flowrun_sandbox::onecrm_credentials::{ADMIN_PASSWORD, ADMIN_USERNAME};
 use flowrun_sandbox::{Sandbox, SandboxConfig};
 use flowrun_state::RunStatus;
 use futures_util::StreamExt;
-use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
-use tokio_util::sync::CancellationToken;
 
 /// Records read per iteration: every contact once the setup has added the missing ones.
 const RECORDS: usize = 10_000;
@@ -376,17 +373,7 @@ fn search_records(env: &Env) {
 }
 
 fn request() -> RunRequest {
-    RunRequest {
-        inputs: json!({}),
-        trigger: None,
-        env: IndexMap::new(),
-        secrets: IndexMap::new(),
-        full: false,
-        flow_version: "bench".to_owned(),
-        cancel: CancellationToken::new(),
-        runtime: Runtime::default(),
-        run_id: None,
-    }
+    RunRequest::new(json!({}), "bench")
 }
 
 fn search_records_flow(env: &Env) {

@@ -127,6 +127,24 @@ pub struct RunRequest {
     pub run_id: Option<String>,
 }
 
+impl RunRequest {
+    /// A request with these inputs and nothing else: no trigger, env or secrets, stored
+    /// cursors used, the real clock and ids, a fresh cancellation token, the store's run id.
+    pub fn new(inputs: Json, flow_version: impl Into<String>) -> RunRequest {
+        RunRequest {
+            inputs,
+            trigger: None,
+            env: IndexMap::new(),
+            secrets: IndexMap::new(),
+            full: false,
+            flow_version: flow_version.into(),
+            cancel: CancellationToken::new(),
+            runtime: Runtime::default(),
+            run_id: None,
+        }
+    }
+}
+
 /// Why a run could not start or end in the store.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

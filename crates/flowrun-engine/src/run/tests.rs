@@ -16,7 +16,6 @@ use flowrun_state::{RunFilter, RunStatus, StateError, StateStore, StepStatus};
 use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
 use tokio::sync::Barrier;
-use tokio_util::sync::CancellationToken;
 
 use super::{Engine, EngineError, RunOutcome, RunRequest};
 use crate::plan::Plan;
@@ -206,17 +205,7 @@ impl Harness {
 }
 
 fn request() -> RunRequest {
-    RunRequest {
-        inputs: json!({}),
-        trigger: None,
-        env: IndexMap::new(),
-        secrets: IndexMap::new(),
-        full: false,
-        flow_version: "test".to_owned(),
-        cancel: CancellationToken::new(),
-        runtime: Runtime::default(),
-        run_id: None,
-    }
+    RunRequest::new(json!({}), "test")
 }
 
 fn statuses(outcome: &RunOutcome) -> Vec<(String, StepStatus)> {
