@@ -7,6 +7,7 @@
 //! as a [`ModuleError`] whose [`ErrorKind`] the step's `retry.on` filter matches.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,6 +70,10 @@ pub struct CallContext {
     pub timeout: Option<Duration>,
     /// The HTTP clients, token store and recorder of the process.
     pub http: Arc<HttpRuntime>,
+    /// The folder a relative file path of the call resolves against (a connection's
+    /// `sqlite://data.db`): the project file's folder, else the flow file's; `flowrun test`
+    /// gives each case its scratch folder. `None`: the working directory.
+    pub files_dir: Option<Arc<Path>>,
 }
 
 /// A connection as a module call sees it.
@@ -94,6 +99,15 @@ impl CallContext {
             retry: Arc::new(RetryPolicy::default()),
             timeout: None,
             http: Arc::new(HttpRuntime::default()),
+            files_dir: None,
+        }
+    }
+
+    /// `path` as the call reads it: relative paths below [`files_dir`](Self::files_dir).
+    pub fn resolve_path(&self, path: &Path) -> PathBuf {
+        match &self.files_dir {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
         }
     }
 

@@ -78,6 +78,8 @@ pub(crate) async fn run(
     let mut engine = Engine::new(registry.clone(), Some(shared_store.clone()));
     engine.http = Arc::new(HttpRuntime::new(flowrun_engine::tokens::token_store(Some(&shared_store))).with_tape(tape));
     engine.options.lease_owner = "flowrun-test".to_owned();
+    // A case's files (a `sql` connection's SQLite database) land in its scratch folder.
+    engine.options.files_dir = Some(scratch.into());
     engine.options.step_modules = mocks
         .iter()
         .map(|(id, mock)| (id.clone(), mock.clone() as Arc<dyn Module>))

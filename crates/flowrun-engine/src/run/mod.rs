@@ -76,6 +76,10 @@ pub struct EngineOptions {
     /// A step listed here is called through its stand-in whatever its `uses:` names (even a
     /// module this build cannot call).
     pub step_modules: HashMap<String, Arc<dyn Module>>,
+    /// The folder relative file paths of module calls resolve against (see
+    /// `CallContext::files_dir`): the project file's folder, else the flow file's. `None`: the
+    /// working directory.
+    pub files_dir: Option<Arc<std::path::Path>>,
 }
 
 impl Default for EngineOptions {
@@ -87,6 +91,7 @@ impl Default for EngineOptions {
             observer: None,
             only_reads: false,
             step_modules: HashMap::new(),
+            files_dir: None,
         }
     }
 }
@@ -190,6 +195,7 @@ pub(crate) struct Shared {
     pub replay: Option<Arc<replay::ReplayState>>,
     /// Set under `--dry-run=reads`: the writes not sent.
     pub not_sent: Option<std::sync::Mutex<Vec<NotSent>>>,
+    pub files_dir: Option<Arc<std::path::Path>>,
 }
 
 impl Shared {
@@ -301,6 +307,7 @@ impl Engine {
                 observer: self.options.observer.clone(),
                 replay: replay.as_ref().map(|loaded| loaded.state.clone()),
                 not_sent: self.options.only_reads.then(Default::default),
+                files_dir: self.options.files_dir.clone(),
             });
 
             let done = replay.map(|loaded| loaded.done).unwrap_or_default();

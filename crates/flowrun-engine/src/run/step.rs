@@ -643,6 +643,7 @@ async fn attempt(
                 retry: step.retry.clone(),
                 timeout: step.timeout,
                 http: shared.http.clone(),
+                files_dir: shared.files_dir.clone(),
             };
             let attempted = call_with_retries(
                 module,

@@ -112,6 +112,7 @@ pub fn run(args: &RunArgs) -> io::Result<u8> {
         let Some(mut engine) = engine else {
             return Ok(exit_code::FAILURE);
         };
+        engine.options.files_dir = Some(ready.files_dir.clone());
         if let Some(taping) = &taping {
             let tokens = flowrun_engine::tokens::token_store(engine.store.as_ref());
             engine.http = Arc::new(HttpRuntime::new(tokens).with_tape(taping.tape.clone()));
@@ -184,9 +185,10 @@ pub fn retry(args: &RunsRetryArgs) -> io::Result<u8> {
     let request = ready.request(Json::Object(Default::default()), None, false);
     let settings = &args.execution;
     runtime.block_on(async {
-        let Some(engine) = engine(&ready.state_url, settings).await else {
+        let Some(mut engine) = engine(&ready.state_url, settings).await else {
             return Ok(exit_code::FAILURE);
         };
+        engine.options.files_dir = Some(ready.files_dir.clone());
         let (engine, progress) = with_progress(engine, settings, flow.steps.len());
         watch_interrupts(request.cancel.clone());
         let outcome = engine
@@ -225,6 +227,7 @@ struct Ready {
     env: IndexMap<String, String>,
     secrets: IndexMap<String, flowrun_expr::Secret>,
     flow_version: String,
+    files_dir: Arc<Path>,
 }
 
 impl Ready {
@@ -275,6 +278,7 @@ fn ready(
         env,
         secrets,
         flow_version: flow_version(file)?,
+        files_dir: prepared.files_dir.into(),
     }))
 }
 

@@ -36,6 +36,9 @@ pub struct Prepared {
     pub secrets_file: Option<PathBuf>,
     /// The folder of the project file, when there is one.
     pub project_dir: Option<PathBuf>,
+    /// The folder relative file paths of module calls resolve against (a `sql` connection's
+    /// `sqlite://warehouse.db`): the project file's, else the flow file's, as for `state_url`.
+    pub files_dir: PathBuf,
 }
 
 /// Why a run cannot be prepared (exit 2).
@@ -120,6 +123,7 @@ pub fn prepare(flow_file: &Path, flow: &Flow, overrides: Overrides<'_>) -> Resul
         state_url,
         secrets_file,
         project_dir: project_dir.map(|dir| shown_folder(&dir)),
+        files_dir: shown_folder(&base_dir),
     })
 }
 
