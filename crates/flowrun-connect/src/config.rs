@@ -99,7 +99,23 @@ pub enum Auth {
         /// Where the provider sends the browser back with the code (`authorization_code`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         redirect_uri: Option<String>,
+        /// How the client id and secret reach the token endpoint: `basic` (default, an
+        /// `Authorization: Basic` header, as RFC 6749 recommends) or `body` (form fields, for
+        /// providers that accept nothing else).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_auth: Option<ClientAuth>,
     },
+}
+
+/// Where an OAuth2 client's id and secret go in a token request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// As HTTP Basic credentials (`Authorization: Basic base64(id:secret)`).
+    #[default]
+    Basic,
+    /// As `client_id` and `client_secret` form fields.
+    Body,
 }
 
 /// Where an API key is sent.

@@ -30,5 +30,6 @@ pub fn registry() -> Registry {
     registry.register(flowrun_connector_core::connector());
     registry.register(flowrun_connector_http::connector());
     registry.register(flowrun_connector_onecrm::connector());
+    registry.register(flowrun_connector_conexiom::connector());
     registry
 }

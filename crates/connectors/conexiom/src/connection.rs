@@ -1,6 +1,6 @@
 //! The `config` block of a Conexiom connection.
 
-use flowrun_connect::config::HttpConnectionConfig;
+use flowrun_connect::config::{ClientAuth, HttpConnectionConfig};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -30,19 +30,8 @@ pub struct ConexiomConnection {
     pub token_url: Option<String>,
     /// How the client id and secret reach the token endpoint: `body` (default, form fields) or
     /// `basic` (an `Authorization: Basic` header). UNSURE which the real API expects.
-    #[serde(default)]
-    pub client_auth: ClientAuth,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<ClientAuth>,
     #[serde(flatten)]
     pub http: HttpConnectionConfig,
-}
-
-/// Where the OAuth client credentials go in a token request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ClientAuth {
-    /// As `client_id` and `client_secret` form fields.
-    #[default]
-    Body,
-    /// As HTTP Basic credentials.
-    Basic,
 }

@@ -1,5 +1,7 @@
 //! Conexiom ids, integer or string.
 
+use std::fmt;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -10,6 +12,15 @@ use serde::{Deserialize, Serialize};
 pub enum Id {
     Integer(i64),
     Text(String),
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Id::Integer(id) => write!(f, "{id}"),
+            Id::Text(id) => f.write_str(id),
+        }
+    }
 }
 
 impl JsonSchema for Id {

@@ -2,28 +2,39 @@
 //! (alerts, SpokeCos, documents with their extracted data and files, buyers, addresses) for
 //! process analysis.
 //!
-//! This crate holds the connector's catalog entry only ([`spec`]): the connection schema and
-//! each module's parameter and output schemas. The runtime (password-grant tokens, the calls,
-//! tolerance of bare or wrapped lists) arrives with the Conexiom connector's issue, on top of
-//! the HTTP layer of `flowrun-connect`. Conexiom publishes no API reference: endpoint names and
-//! the two delta parameters are confirmed, paths and record shapes are PROPOSED in the
-//! project's `apis/conexiom.md`, and the types here follow it.
+//! [`spec`] is the catalog entry (the connection schema, each module's parameter and output
+//! schemas); [`connector`] the runtime, on the HTTP layer of `flowrun-connect`: password-grant
+//! tokens, one GET per call, bare or wrapped lists. Conexiom publishes no API reference: endpoint
+//! names and the two delta parameters are confirmed, paths and record shapes are PROPOSED in the
+//! project's `apis/conexiom.md`; every guess the runtime relies on is in [`contract`].
 
 mod connection;
+pub mod contract;
 mod id;
 mod params;
 mod records;
+mod run;
+
+use std::sync::Arc;
+
+use flowrun_connect::module::Connector;
 
 use flowrun_connect::schema::{NoParams, input_schema, module};
 use flowrun_flow::catalog::{ConnectorSpec, ModuleKind};
 
-pub use connection::{ClientAuth, ConexiomConnection};
+pub use connection::ConexiomConnection;
+pub use flowrun_connect::config::ClientAuth;
 pub use id::Id;
 pub use params::{AlertParams, DocumentParams, DocumentsParams, SpokecoParams, SpokecosParams};
 pub use records::{Address, Alert, Buyer, Document, DocumentData, DocumentFile, DocumentLine, SpokeCo};
 
 /// The name in `uses: conexiom.<module>` and `connector: conexiom`.
 pub const NAME: &str = "conexiom";
+
+/// The runtime of the `conexiom` connector, for the registry.
+pub fn connector() -> Arc<dyn Connector> {
+    Arc::new(run::ConexiomConnector)
+}
 
 /// The catalog entry of the `conexiom` connector.
 pub fn spec() -> ConnectorSpec {

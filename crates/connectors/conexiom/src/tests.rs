@@ -97,3 +97,31 @@ fn outputs_follow_the_proposed_records() {
                  "State": "IL", "PostalCode": "62701", "Country": "US" }]),
     );
 }
+
+#[test]
+fn every_catalog_module_has_a_runtime_of_its_kind() {
+    let connector = crate::connector();
+    for module in spec().modules {
+        let runtime = connector
+            .module(&module.name)
+            .unwrap_or_else(|| panic!("no runtime for `{}`", module.name));
+        assert_eq!(runtime.kind(), module.kind, "{}", module.name);
+    }
+    assert_eq!(crate::run::Op::ALL.len(), spec().modules.len());
+}
+
+#[test]
+fn every_endpoint_path_keeps_an_id_in_one_segment() {
+    use crate::Id;
+    use crate::contract::Endpoint;
+    let id = Id::Text("a/b?c".to_owned());
+    let segments = Endpoint::Files { document: &id }.segments();
+    assert_eq!(segments, ["api", "documents", "a/b?c", "files"]);
+    assert_eq!(
+        Endpoint::SpokeCos {
+            hubco: &Id::Integer(17)
+        }
+        .segments(),
+        ["api", "hubcos", "17", "spokecos"]
+    );
+}

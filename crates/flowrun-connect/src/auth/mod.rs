@@ -91,6 +91,7 @@ impl Authenticator {
                 refresh_token,
                 scopes,
                 redirect_uri,
+                client_auth,
             } => Authenticator::OAuth2(Arc::new(TokenManager::new(
                 connection.clone(),
                 OAuth2Settings {
@@ -104,6 +105,7 @@ impl Authenticator {
                     refresh_token: refresh_token.clone(),
                     scopes: scopes.clone().unwrap_or_default(),
                     redirect_uri: redirect_uri.clone(),
+                    client_auth: client_auth.unwrap_or_default(),
                 },
                 http.clone(),
                 tokens.clone(),

@@ -12,13 +12,13 @@ use std::time::Duration;
 use jiff::Timestamp;
 use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
 use oauth2::{
-    AuthorizationCode, ClientId, ClientSecret, EndpointNotSet, EndpointSet, PkceCodeVerifier, RedirectUrl,
+    AuthType, AuthorizationCode, ClientId, ClientSecret, EndpointNotSet, EndpointSet, PkceCodeVerifier, RedirectUrl,
     RefreshToken, RequestTokenError, ResourceOwnerPassword, ResourceOwnerUsername, Scope, TokenResponse, TokenUrl,
 };
 use tokio::sync::Mutex;
 
 use super::store::{TokenStore, Tokens};
-use crate::config::OAuth2Grant;
+use crate::config::{ClientAuth, OAuth2Grant};
 use crate::module::{ErrorKind, ModuleError};
 
 /// A token is refreshed this long before it expires, so a request never leaves with a token
@@ -41,6 +41,7 @@ pub struct OAuth2Settings {
     pub refresh_token: Option<String>,
     pub scopes: Vec<String>,
     pub redirect_uri: Option<String>,
+    pub client_auth: ClientAuth,
 }
 
 pub(crate) type Client = BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -228,6 +229,9 @@ impl TokenManager {
         let mut client = BasicClient::new(ClientId::new(self.settings.client_id.clone())).set_token_uri(token_url);
         if let Some(secret) = &self.settings.client_secret {
             client = client.set_client_secret(ClientSecret::new(secret.clone()));
+        }
+        if self.settings.client_auth == ClientAuth::Body {
+            client = client.set_auth_type(AuthType::RequestBody);
         }
         Ok(client)
     }

@@ -185,3 +185,26 @@ async fn a_token_about_to_expire_is_refreshed_before_it_is_sent() {
         tokens.access_token
     );
 }
+
+#[tokio::test]
+async fn client_credentials_go_as_basic_or_in_the_body() {
+    let sandbox = sandbox().await;
+    // The sandbox refuses a request that carries them both ways at once, so each success
+    // means exactly one place was used.
+    for client_auth in [None, Some("basic"), Some("body")] {
+        let mut auth = oauth2(&sandbox, "password");
+        if let Some(client_auth) = client_auth {
+            auth["client_auth"] = json!(client_auth);
+        }
+        let body = me(connection(&sandbox, auth.clone())).await.unwrap();
+        assert_eq!(body["auth"], "oauth2", "client_auth {client_auth:?}");
+
+        auth["client_secret"] = json!("wrong-secret");
+        let error = me(connection(&sandbox, auth)).await.unwrap_err();
+        assert!(
+            error.message.contains("invalid_client"),
+            "{client_auth:?}: {}",
+            error.message
+        );
+    }
+}
