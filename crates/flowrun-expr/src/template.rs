@@ -81,20 +81,25 @@ impl Template {
     /// The template's value: typed for a lone `{{ expr }}`, a string otherwise. An undefined
     /// result is an error naming the expression.
     pub fn eval(&self, scope: &Scope) -> Result<Value, EvalError> {
+        let value = self.eval_or_undefined(scope)?;
+        if value.is_undefined() {
+            return Err(undefined_result(&self.source));
+        }
+        Ok(value)
+    }
+
+    /// As [`eval`](Self::eval), but a lone `{{ expr }}` whose value is undefined gives the
+    /// undefined value: for callers to whom "nothing" is an answer (`incremental.cursor` over
+    /// an empty read: `max` of no rows).
+    pub fn eval_or_undefined(&self, scope: &Scope) -> Result<Value, EvalError> {
         match &self.kind {
             Kind::Literal(value) => Ok(value.clone()),
-            Kind::Typed(expression, inner, fast_path) => {
-                let value = match fast_path {
-                    Some(path) => path.eval(scope, inner)?,
-                    None => expression
-                        .eval(scope.to_value())
-                        .map_err(|error| EvalError::from_minijinja(&error, inner))?,
-                };
-                if value.is_undefined() {
-                    return Err(undefined_result(&self.source));
-                }
-                Ok(value)
-            }
+            Kind::Typed(expression, inner, fast_path) => match fast_path {
+                Some(path) => path.eval(scope, inner),
+                None => expression
+                    .eval(scope.to_value())
+                    .map_err(|error| EvalError::from_minijinja(&error, inner)),
+            },
             Kind::Text(template) => template
                 .render(scope.to_value())
                 .map(Value::from)

@@ -800,7 +800,7 @@ fn new_cursor(step: &PlannedStep, scope: &Scope, result: &mut StepResult) {
         return;
     }
     let cursor_scope = scope.child([("output", result.output.clone())]);
-    match incremental.cursor.eval(&cursor_scope) {
+    match incremental.cursor.eval_or_undefined(&cursor_scope) {
         Ok(value) if value.is_undefined() || value.is_none() => {}
         Ok(value) => match flowrun_expr::to_json(&value) {
             Ok(cursor) => result.new_cursor = Some(cursor),

@@ -545,6 +545,35 @@ async fn cursors_move_only_with_a_run_that_ends_well() {
 }
 
 #[tokio::test]
+async fn an_empty_read_keeps_the_stored_cursor() {
+    const READS: &str = r#"flow: t
+inputs:
+  rows: { type: array, default: [] }
+steps:
+  - id: read
+    uses: test.echo
+    with: { since: "{{ cursor }}", rows: "{{ inputs.rows }}" }
+    incremental: { cursor: "{{ output.rows | map(attribute='at') | max }}", initial: 0 }
+output: "{{ steps.read.output.since }}"
+"#;
+    let harness = Harness::new().await;
+    let mut some = request();
+    some.inputs = json!({ "rows": [{ "at": 4 }, { "at": 7 }] });
+    let outcome = harness.run_with(READS, some).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Success);
+    // `max` of no rows is undefined: the run succeeds and the window stays where it was.
+    let mut none = request();
+    none.inputs = json!({ "rows": [] });
+    let outcome = harness.run_with(READS, none).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    assert_eq!(outcome.output, Some(json!(7)));
+    assert_eq!(
+        harness.store.cursor("t", "read").await.unwrap().unwrap().value,
+        json!(7)
+    );
+}
+
+#[tokio::test]
 async fn a_second_run_of_an_incremental_flow_is_refused_while_one_runs() {
     let harness = Harness::new().await;
     let plan = harness.plan(INCREMENTAL);
