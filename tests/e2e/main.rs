@@ -16,6 +16,10 @@
 //! - `onecrm`: the 1CRM example flows (`flows/onecrm-*.yaml`) run as the README says, against
 //!   the sandbox's 1CRM simulator; a wrong password fails naming the connection, not the password.
 //!
+//! - `conexiom`: the Conexiom extraction (`flows/conexiom-extract.yaml`) into SQLite against an
+//!   in-process sandbox steered between runs: first load, exact deltas, a failed run that moves
+//!   no cursor, a broken document that `runs retry` lands.
+//!
 //! Review new snapshots with `cargo insta review`, or `INSTA_UPDATE=always` and a diff.
 
 // Helpers unwrap too: a failure there is a failed test.
@@ -23,6 +27,7 @@
 
 mod auth;
 mod cli;
+mod conexiom;
 mod corpus;
 mod examples;
 mod flow_tests;

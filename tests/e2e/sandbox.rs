@@ -39,7 +39,7 @@ fn the_sandbox_prints_its_urls_serves_the_test_api_and_stops_on_sigterm() {
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
     assert_ne!(port, 0);
-    let rest: Vec<String> = (0..4).map(|_| lines.recv_timeout(LINE).unwrap()).collect();
+    let rest: Vec<String> = (0..5).map(|_| lines.recv_timeout(LINE).unwrap()).collect();
     assert!(
         rest[0].trim_start().starts_with(&format!("test API      {base}/test ")),
         "{rest:?}"
@@ -55,8 +55,15 @@ fn the_sandbox_prints_its_urls_serves_the_test_api_and_stops_on_sigterm() {
         "{rest:?}"
     );
     assert!(rest[1].contains("admin/onecrm-admin"), "{rest:?}");
-    assert_eq!(rest[2].trim_start(), format!("control       {base}/_sandbox"));
-    assert_eq!(rest[3], "Press Ctrl-C to stop.");
+    assert!(
+        rest[2]
+            .trim_start()
+            .starts_with(&format!("Conexiom      {base}/conexiom/Conexiom.API ")),
+        "{rest:?}"
+    );
+    assert!(rest[2].contains("extractor/conexiom-extractor"), "{rest:?}");
+    assert_eq!(rest[3].trim_start(), format!("control       {base}/_sandbox"));
+    assert_eq!(rest[4], "Press Ctrl-C to stop.");
 
     let (status, body) = get(&format!("{base}/test/me"), &[("X-Api-Key", "test-key")]);
     assert_eq!(status, 200, "{body}");

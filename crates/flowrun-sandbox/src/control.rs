@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::conexiom::{ConexiomCounts, ConexiomSettings};
 use crate::faults::FaultRule;
 use crate::onecrm::{OneCrmSettings, WebhookDelivery as OneCrmWebhookDelivery};
 use crate::state::SandboxState;
@@ -96,6 +97,77 @@ impl Control {
         self.state.onecrm.webhooks.wait_for(count, timeout).await
     }
 
+    /// The Conexiom simulator's settings (token lifetime and path, refresh tokens, paged
+    /// lists, dataset size).
+    pub fn conexiom_settings(&self) -> ConexiomSettings {
+        self.state.conexiom.settings()
+    }
+
+    /// Replaces the Conexiom simulator's settings; they apply to the next request. A new
+    /// `spokecos` or `documents` regenerates the data (changes made so far are lost).
+    pub fn set_conexiom_settings(&self, settings: ConexiomSettings) {
+        self.state.conexiom.set_settings(settings);
+    }
+
+    /// Re-processes these Conexiom documents (unknown ids are skipped): `ProcessedOn`
+    /// becomes now and the first line's `Quantity` grows by one (`TotalAmount` follows);
+    /// an unprocessed document is processed. Returns the ids changed, ascending.
+    pub fn conexiom_reprocess_documents(&self, ids: &[i64]) -> Vec<i64> {
+        self.state.conexiom.reprocess_documents(self.state.clock.now(), ids)
+    }
+
+    /// Adds a processed Conexiom document (with lines and files) to this SpokeCo, stamped
+    /// now; returns its id.
+    ///
+    /// # Panics
+    ///
+    /// When the SpokeCo does not exist: a mistake in the test, not a case to handle
+    /// (`POST /_sandbox/conexiom/spokecos/{id}/documents` answers 404 instead).
+    pub fn conexiom_add_document(&self, spokeco_id: i64) -> i64 {
+        self.state
+            .conexiom
+            .add_document(self.state.clock.now(), spokeco_id)
+            .unwrap_or_else(|| panic!("no Conexiom SpokeCo {spokeco_id}"))
+    }
+
+    /// Processes every unprocessed Conexiom document now (late processing); returns their
+    /// ids, ascending.
+    pub fn conexiom_process_pending(&self) -> Vec<i64> {
+        self.state.conexiom.process_pending(self.state.clock.now())
+    }
+
+    /// Changes a Conexiom SpokeCo: `LastModifiedOn` becomes now and its `Name` gets a
+    /// ` (rev N)` suffix. `false` when the SpokeCo does not exist.
+    pub fn conexiom_touch_spokeco(&self, spokeco_id: i64) -> bool {
+        self.state.conexiom.touch_spokeco(self.state.clock.now(), spokeco_id)
+    }
+
+    /// How many records of each kind HubCo 17 has now: what a full extraction should land.
+    pub fn conexiom_counts(&self) -> ConexiomCounts {
+        self.state.conexiom.counts()
+    }
+
+    /// The document ids of HubCo 17, ascending.
+    pub fn conexiom_document_ids(&self) -> Vec<i64> {
+        self.state.conexiom.document_ids()
+    }
+
+    /// The SpokeCo ids of HubCo 17, ascending.
+    pub fn conexiom_spokeco_ids(&self) -> Vec<i64> {
+        self.state.conexiom.spokeco_ids()
+    }
+
+    /// The earliest date (`2025-06-01T09:30:00`) the next Conexiom change will be stamped
+    /// with: a delta read from it returns exactly what changes after this call.
+    pub fn conexiom_next_change_date(&self) -> String {
+        self.state.conexiom.next_change_date(self.state.clock.now())
+    }
+
+    /// Drops every Conexiom change: the seed data is served again (settings stay).
+    pub fn conexiom_reset(&self) {
+        self.state.conexiom.reset();
+    }
+
     /// Every counter as the JSON of `GET /_sandbox/stats`.
     pub fn stats(&self) -> Value {
         let requests: Map<String, Value> = self
@@ -129,6 +201,15 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         .route("/revoke-access-tokens", post(revoke))
         .route("/onecrm/settings", get(onecrm_settings).post(set_onecrm_settings))
         .route("/onecrm/webhook-deliveries", get(onecrm_deliveries))
+        .route("/conexiom/settings", get(conexiom_settings).post(set_conexiom_settings))
+        .route("/conexiom/reset", post(conexiom_reset))
+        .route("/conexiom/counts", get(conexiom_counts))
+        .route("/conexiom/ids", get(conexiom_ids))
+        .route("/conexiom/next-change-date", get(conexiom_next_change_date))
+        .route("/conexiom/documents/reprocess", post(conexiom_reprocess))
+        .route("/conexiom/documents/process-pending", post(conexiom_process_pending))
+        .route("/conexiom/spokecos/{id}/documents", post(conexiom_add_document))
+        .route("/conexiom/spokecos/{id}/touch", post(conexiom_touch))
         .with_state(Control::new(state))
 }
 
@@ -196,4 +277,86 @@ async fn set_onecrm_settings(State(control): State<Control>, Json(changes): Json
 
 async fn onecrm_deliveries(State(control): State<Control>) -> Json<Vec<OneCrmWebhookDelivery>> {
     Json(control.onecrm_webhook_deliveries())
+}
+
+async fn conexiom_settings(State(control): State<Control>) -> Json<ConexiomSettings> {
+    Json(control.conexiom_settings())
+}
+
+/// Merges the given keys into the current settings: `{"paged": true}` changes only that
+/// switch.
+async fn set_conexiom_settings(State(control): State<Control>, Json(changes): Json<Map<String, Value>>) -> Response {
+    let mut settings = match serde_json::to_value(control.conexiom_settings()) {
+        Ok(Value::Object(settings)) => settings,
+        _ => Map::new(),
+    };
+    settings.extend(changes);
+    let settings = match serde_json::from_value::<ConexiomSettings>(Value::Object(settings)) {
+        Ok(settings) => settings,
+        Err(err) => {
+            return crate::error_json(StatusCode::BAD_REQUEST, &format!("invalid Conexiom settings: {err}"));
+        }
+    };
+    if !settings.token_path.starts_with('/') || settings.token_path.len() < 2 {
+        return crate::error_json(
+            StatusCode::BAD_REQUEST,
+            "token_path must be a path under the API root, such as \"/token\"",
+        );
+    }
+    if !(1..=1000).contains(&settings.page_size) {
+        return crate::error_json(StatusCode::BAD_REQUEST, "page_size must be between 1 and 1000");
+    }
+    control.set_conexiom_settings(settings.clone());
+    Json(settings).into_response()
+}
+
+async fn conexiom_reset(State(control): State<Control>) -> StatusCode {
+    control.conexiom_reset();
+    StatusCode::NO_CONTENT
+}
+
+async fn conexiom_counts(State(control): State<Control>) -> Json<ConexiomCounts> {
+    Json(control.conexiom_counts())
+}
+
+async fn conexiom_ids(State(control): State<Control>) -> Json<Value> {
+    Json(json!({
+        "spokecos": control.conexiom_spokeco_ids(),
+        "documents": control.conexiom_document_ids(),
+    }))
+}
+
+async fn conexiom_next_change_date(State(control): State<Control>) -> Json<Value> {
+    Json(json!({"date": control.conexiom_next_change_date()}))
+}
+
+#[derive(Deserialize)]
+struct DocumentIds {
+    ids: Vec<i64>,
+}
+
+async fn conexiom_reprocess(State(control): State<Control>, Json(body): Json<DocumentIds>) -> Json<Value> {
+    Json(json!({"ids": control.conexiom_reprocess_documents(&body.ids)}))
+}
+
+async fn conexiom_process_pending(State(control): State<Control>) -> Json<Value> {
+    Json(json!({"ids": control.conexiom_process_pending()}))
+}
+
+async fn conexiom_add_document(State(control): State<Control>, Path(id): Path<String>) -> Response {
+    let added = id
+        .parse()
+        .ok()
+        .and_then(|id| control.state.conexiom.add_document(control.state.clock.now(), id));
+    match added {
+        Some(document) => Json(json!({"id": document})).into_response(),
+        None => crate::error_json(StatusCode::NOT_FOUND, &format!("no Conexiom SpokeCo {id}")),
+    }
+}
+
+async fn conexiom_touch(State(control): State<Control>, Path(id): Path<String>) -> Response {
+    match id.parse() {
+        Ok(spokeco) if control.conexiom_touch_spokeco(spokeco) => StatusCode::NO_CONTENT.into_response(),
+        _ => crate::error_json(StatusCode::NOT_FOUND, &format!("no Conexiom SpokeCo {id}")),
+    }
 }

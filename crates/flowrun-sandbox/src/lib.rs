@@ -22,6 +22,7 @@ use serde_json::json;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+mod conexiom;
 mod control;
 mod faults;
 mod onecrm;
@@ -29,6 +30,7 @@ mod state;
 mod test_api;
 mod tokens;
 
+pub use conexiom::{ConexiomCounts, ConexiomSettings};
 pub use control::Control;
 pub use faults::{Fault, FaultRule};
 pub use onecrm::{Edition as OneCrmEdition, OneCrmSettings, WebhookDelivery as OneCrmWebhookDelivery};
@@ -45,6 +47,13 @@ pub mod test_credentials {
 /// `flowrun sandbox` prints them. `sales` has no access to the `Invoice` module.
 pub mod onecrm_credentials {
     pub use crate::onecrm::{ADMIN_PASSWORD, ADMIN_USERNAME, SALES_PASSWORD, SALES_USERNAME};
+}
+
+/// The demo credentials of the Conexiom simulator (`/conexiom`), as `docs/sandbox.md` lists
+/// them; `flowrun sandbox` prints them. The user reads HubCo [`HUBCO_ID`](conexiom_credentials::HUBCO_ID);
+/// [`OTHER_HUBCO_ID`](conexiom_credentials::OTHER_HUBCO_ID) exists but answers 403.
+pub mod conexiom_credentials {
+    pub use crate::conexiom::{CLIENT_ID, CLIENT_SECRET, HUBCO_ID, OTHER_HUBCO_ID, PASSWORD, USERNAME};
 }
 
 /// How a sandbox is set up.
@@ -120,6 +129,12 @@ impl Sandbox {
         format!("{}{}", self.base_url(), onecrm::PREFIX)
     }
 
+    /// The Conexiom API root (the connector's `api_url`): [`Sandbox::base_url`] +
+    /// `/conexiom/Conexiom.API`. The token endpoint is `…/token` by default.
+    pub fn conexiom_url(&self) -> String {
+        format!("{}{}{}", self.base_url(), conexiom::PREFIX, conexiom::API_ROOT)
+    }
+
     /// A handle to steer the sandbox: clock, faults, counters.
     pub fn control(&self) -> Control {
         Control::new(self.state.clone())
@@ -153,6 +168,7 @@ fn app(state: Arc<state::SandboxState>) -> Router {
     let apis = Router::new()
         .nest(test_api::PREFIX, test_api::router(state.clone()))
         .nest(onecrm::PREFIX, onecrm::router(state.clone()))
+        .nest(conexiom::PREFIX, conexiom::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), faults::middleware));
     Router::new().nest("/_sandbox", control::router(state)).merge(apis)
 }

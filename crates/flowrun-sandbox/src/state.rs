@@ -31,6 +31,8 @@ pub struct SandboxState {
     pub tokens: TokenStore,
     /// The 1CRM simulator's records, files, webhooks and admin settings.
     pub onecrm: crate::onecrm::OneCrm,
+    /// The Conexiom simulator's records and settings.
+    pub conexiom: crate::conexiom::Conexiom,
 }
 
 impl SandboxState {
@@ -44,6 +46,7 @@ impl SandboxState {
             stats: RequestStats::default(),
             tokens: TokenStore::default(),
             onecrm: crate::onecrm::OneCrm::default(),
+            conexiom: crate::conexiom::Conexiom::default(),
         }
     }
 

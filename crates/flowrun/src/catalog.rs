@@ -31,5 +31,6 @@ pub fn registry() -> Registry {
     registry.register(flowrun_connector_http::connector());
     registry.register(flowrun_connector_onecrm::connector());
     registry.register(flowrun_connector_conexiom::connector());
+    registry.register(flowrun_connector_sql::connector());
     registry
 }

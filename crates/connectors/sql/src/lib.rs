@@ -1,13 +1,22 @@
 //! The SQL connector: `query`, `execute`, `insert` and `upsert` against SQLite or Postgres.
 //!
-//! This crate holds the connector's catalog entry only ([`spec`]): the connection schema and
-//! each module's parameter and output schemas. The runtime (a connection pool per connection,
-//! binding, row decoding) arrives with the SQL connector's issue. It is the one connector not
-//! built on HTTP, so its connection carries no shared HTTP keys.
+//! [`spec`] is the catalog entry (the connection schema, each module's parameter and output
+//! schemas). [`connector`] is the runtime the binary registers (`run/`): one sqlx pool per
+//! connection for the process, values always bound (never written into SQL), table and column
+//! names checked and quoted, writes batched in one transaction, rows decoded to JSON by column
+//! type. It is the one connector not built on HTTP, so its connection carries no shared HTTP
+//! keys. What a flow author relies on is in `docs/connectors/sql.md`.
+//!
+//! Start at `run/mod.rs` (the modules and the bounds of a call), then `run/rows.rs` (what a
+//! write does, without I/O) and the two backends, `run/sqlite.rs` and `run/postgres/`.
 
 mod connection;
 mod params;
+mod run;
 
+use std::sync::Arc;
+
+use flowrun_connect::module::Connector;
 use flowrun_connect::schema::{input_schema, module};
 use flowrun_flow::catalog::{ConnectorSpec, ModuleKind};
 
@@ -16,6 +25,12 @@ pub use params::{IDENTIFIER_PATTERN, Identifier, InsertParams, Row, Rows, Statem
 
 /// The name in `uses: sql.<module>` and `connector: sql`.
 pub const NAME: &str = "sql";
+
+/// The runtime of the `sql` connector, for the binary's `Registry`. Each call keeps its own
+/// pools: register one and share it.
+pub fn connector() -> Arc<dyn Connector> {
+    Arc::new(run::SqlConnector::default())
+}
 
 /// The catalog entry of the `sql` connector.
 pub fn spec() -> ConnectorSpec {

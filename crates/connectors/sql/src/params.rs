@@ -16,7 +16,9 @@ pub struct StatementParams {
     /// The statement. Never build it with templates from data: pass values in `params`.
     pub sql: String,
     /// Values bound in order to the placeholders: `$1, $2, ...` (Postgres) or `?` / `?1`
-    /// (SQLite). Objects and lists are bound as JSON text.
+    /// (SQLite), never written into the statement. In Postgres a value takes the type of its
+    /// placeholder (an ISO 8601 string compares with a timestamp, a list fills `= ANY($1)`, an
+    /// object a jsonb); in SQLite objects and lists are JSON text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub params: Vec<Value>,
 }
@@ -43,6 +45,10 @@ pub struct InsertParams {
     /// The rows: objects of column name to value (one object alone is one row). Columns absent
     /// from a row get their default.
     pub rows: Rows,
+    /// Creates the table when it does not exist, and adds the columns it lacks, from the rows'
+    /// JSON types (docs/connectors/sql.md). Default `false`: a missing table or column fails.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create: bool,
 }
 
 /// `sql.upsert`: inserts rows, updating those whose `key` columns match an existing row.
@@ -52,12 +58,18 @@ pub struct UpsertParams {
     /// The table, e.g. `orders` or `sales.orders`.
     #[schemars(regex(pattern = IDENTIFIER_PATTERN))]
     pub table: String,
-    /// The rows: objects of column name to value (one object alone is one row).
+    /// The rows: objects of column name to value (one object alone is one row). A column a row
+    /// does not carry is left as it is; rows of one call with the same key are merged, the
+    /// later one's values winning.
     pub rows: Rows,
     /// The columns that identify a row; they need a unique index or primary key
     /// (`ON CONFLICT (key...)`).
     #[schemars(length(min = 1))]
     pub key: Vec<Identifier>,
+    /// Creates the table when it does not exist (its primary key: `key`), and adds the columns
+    /// it lacks, from the rows' JSON types (docs/connectors/sql.md). Default `false`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create: bool,
 }
 
 /// Rows to write: a list of objects, or one object.

@@ -7,6 +7,7 @@
 use flowrun_sandbox::{Sandbox, SandboxConfig};
 use serde_json::Value;
 
+mod conexiom;
 mod control;
 mod echo;
 mod faults;

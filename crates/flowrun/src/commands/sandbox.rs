@@ -4,7 +4,9 @@
 
 use std::io::{self, Write};
 
-use flowrun_sandbox::{Sandbox, SandboxConfig, onecrm_credentials as onecrm, test_credentials as creds};
+use flowrun_sandbox::{
+    Sandbox, SandboxConfig, conexiom_credentials as conexiom, onecrm_credentials as onecrm, test_credentials as creds,
+};
 use serde_json::json;
 
 use crate::cli::{OutputFormat, SandboxArgs};
@@ -45,18 +47,20 @@ fn bind_error(port: u16, error: &io::Error) -> String {
     }
 }
 
-/// The base URLs and the test API's demo credentials, then a flush: a script reading stdout
+/// The base URLs and the simulators' demo credentials, then a flush: a script reading stdout
 /// through a pipe sees them at once.
 fn print_urls(sandbox: &Sandbox, format: OutputFormat) -> io::Result<()> {
     let base = sandbox.base_url();
     let test = sandbox.test_api_url();
     let onecrm_api = format!("{}/api.php", sandbox.onecrm_url());
+    let conexiom_api = sandbox.conexiom_url();
     let control = format!("{base}/_sandbox");
     let text = match format {
         OutputFormat::Human => format!(
             "flowrun sandbox listening on {base}\n  \
              test API      {test}   (OAuth2 client {}/{}, user {}/{}, API key {})\n  \
              1CRM          {onecrm_api}   (Basic auth {}/{}; {}/{} has no Invoice access)\n  \
+             Conexiom      {conexiom_api}   (password grant at …/token: user {}/{}, client {}/{}, HubCo {})\n  \
              control       {control}\n\
              Press Ctrl-C to stop.\n",
             creds::CLIENT_ID,
@@ -68,6 +72,11 @@ fn print_urls(sandbox: &Sandbox, format: OutputFormat) -> io::Result<()> {
             onecrm::ADMIN_PASSWORD,
             onecrm::SALES_USERNAME,
             onecrm::SALES_PASSWORD,
+            conexiom::USERNAME,
+            conexiom::PASSWORD,
+            conexiom::CLIENT_ID,
+            conexiom::CLIENT_SECRET,
+            conexiom::HUBCO_ID,
         ),
         OutputFormat::Json => {
             let value = json!({
@@ -94,6 +103,16 @@ fn print_urls(sandbox: &Sandbox, format: OutputFormat) -> io::Result<()> {
                             { "username": onecrm::ADMIN_USERNAME, "password": onecrm::ADMIN_PASSWORD },
                             { "username": onecrm::SALES_USERNAME, "password": onecrm::SALES_PASSWORD, "no_access": ["Invoice"] },
                         ],
+                    },
+                    "conexiom": {
+                        "url": conexiom_api,
+                        "hubco_id": conexiom::HUBCO_ID,
+                        "oauth2": {
+                            "token_url": format!("{conexiom_api}/token"),
+                            "client_id": conexiom::CLIENT_ID,
+                            "client_secret": conexiom::CLIENT_SECRET,
+                        },
+                        "user": { "username": conexiom::USERNAME, "password": conexiom::PASSWORD },
                     },
                 },
             });

@@ -1,0 +1,379 @@
+//! The first load of `flows/conexiom-extract.yaml` (the README's example) reading 5,000
+//! documents of the sandbox's Conexiom simulator into a fresh SQLite file: documents per second,
+//! and the share of the time spent in HTTP, in SQL and in the engine. Target: the engine's share
+//! under 10%.
+//!
+//! Run: `cargo bench -p flowrun-connector-conexiom --bench extract`.
+//!
+//! Each iteration runs the flow file as it is, by `Engine::run` with a real SQLite state store
+//! (every step and item recorded, as `flowrun run` does), its `extract_db` connection landing in
+//! a new temporary folder (`files_dir`), against one simulator of 25 SpokeCos and 5,000
+//! documents (about 95% processed, each with its data and files: some 10,000 requests, a run):
+//!
+//! - `first_load_5k`: the run as users run it. Divan's `thrpt` is documents per second.
+//! - `engine_only_5k`: the same run, every module step answered at once by a stand-in that
+//!   returns what the real module returned for the same step and parameters (recorded once in
+//!   the setup): what is left is the engine's own work: planning, rendering every `with:` and
+//!   `for_each`, the transforms, scheduling, the state store's writes, cursors.
+//!
+//! After Divan (only under `cargo bench`), a summary runs both in interleaved rounds
+//! (`FLOWRUN_BENCH_ROUNDS`, default 5) and prints their medians, documents per second, and the
+//! **engine's share**: the median engine-only time over the median real time. The real rounds
+//! also time every module call (a wrapper around each module): the summed busy time of the
+//! `conexiom` calls (HTTP) and of the `sql` calls, with their shares of all module time. Calls
+//! run concurrently (`concurrency: 8`), so busy time adds up to more than the wall time; the
+//! engine's share is the wall-time one.
+//!
+//! The simulator runs in this process, on the same tokio runtime: its work is part of the HTTP
+//! time, as a remote server's latency would be.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// The binary's allocator (crates/flowrun/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use divan::Bencher;
+use divan::counter::ItemsCount;
+use flowrun_connect::module::{CallContext, Module, ModuleError};
+use flowrun_connect::registry::Registry;
+use flowrun_engine::plan::Plan;
+use flowrun_engine::run::{Engine, RunOutcome, RunRequest};
+use flowrun_expr::Secret;
+use flowrun_flow::catalog::ModuleKind;
+use flowrun_flow::validate::{Context, validate_flow};
+use flowrun_sandbox::{ConexiomSettings, Sandbox, SandboxConfig, conexiom_credentials as creds};
+use flowrun_state::{RunStatus, StateStore};
+use indexmap::IndexMap;
+use serde_json::{Value as Json, json};
+
+const DOCUMENTS: usize = 5_000;
+const SPOKECOS: usize = 25;
+
+fn main() {
+    divan::main();
+    let args: Vec<String> = std::env::args().collect();
+    let benching =
+        args.iter().any(|arg| arg == "--bench") && !args.iter().any(|arg| arg == "--test" || arg == "--list");
+    if benching {
+        summary();
+    }
+}
+
+/// What every run shares.
+struct Env {
+    runtime: tokio::runtime::Runtime,
+    sandbox: Sandbox,
+    registry: Arc<Registry>,
+    plan: Arc<Plan>,
+    /// The module steps: id and `uses`.
+    module_steps: Vec<(String, String)>,
+    /// What the modules of the first (untimed) run returned, by step and parameters.
+    recorded: Arc<Recorded>,
+    /// The flow's output a full first load gives.
+    expected: Json,
+    /// Documents landed by a first load.
+    documents: usize,
+}
+
+type Recorded = Mutex<HashMap<(String, String), Json>>;
+
+fn env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sandbox = runtime.block_on(Sandbox::start(0, SandboxConfig::default())).unwrap();
+        let control = sandbox.control();
+        control.set_conexiom_settings(ConexiomSettings {
+            spokecos: SPOKECOS,
+            documents: DOCUMENTS,
+            ..ConexiomSettings::default()
+        });
+        let counts = control.conexiom_counts();
+
+        let mut registry = Registry::default();
+        registry.register(flowrun_connector_core::connector());
+        registry.register(flowrun_connector_sql::connector());
+        registry.register(flowrun_connector_conexiom::connector());
+        let catalog = registry.catalog();
+        let file = flows_dir().join("conexiom-extract.yaml");
+        let report = validate_flow(
+            &file,
+            &std::fs::read(&file).unwrap(),
+            Context {
+                catalog: &catalog,
+                project: None,
+            },
+        );
+        let errors: Vec<_> = report.diagnostics.iter().filter(|d| d.is_error()).collect();
+        assert!(errors.is_empty(), "the example flow is invalid: {errors:#?}");
+        let flow = report.flow.unwrap();
+        let plan = Arc::new(Plan::new(&flow, &flow.connections, &catalog).unwrap());
+        let module_steps = flow
+            .steps
+            .iter()
+            .filter_map(|step| Some((step.id.clone(), step.uses.clone()?)))
+            .collect();
+
+        let mut env = Env {
+            runtime,
+            sandbox,
+            registry: Arc::new(registry),
+            plan,
+            module_steps,
+            recorded: Arc::new(Mutex::new(HashMap::new())),
+            expected: Json::Null,
+            documents: counts.processed_documents,
+        };
+        // Once, untimed: a full first load, its module outputs recorded for the stand-ins.
+        let started = Instant::now();
+        let (outcome, _) = env.runtime.block_on(first_load(&env, Mode::Record));
+        eprintln!(
+            "setup: {} documents ({} processed), first load {:.1?}",
+            counts.documents,
+            counts.processed_documents,
+            started.elapsed()
+        );
+        let output = outcome.output.unwrap();
+        assert_eq!(output["documents"], json!(counts.processed_documents), "{output}");
+        assert_eq!(output["document_lines"], json!(counts.document_lines), "{output}");
+        env.expected = output;
+        env
+    })
+}
+
+fn flows_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../flows")
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The real modules, their outputs recorded.
+    Record,
+    /// The real modules, each call timed.
+    Timed,
+    /// The real modules as they are.
+    Plain,
+    /// Stand-ins answering what was recorded.
+    EngineOnly,
+}
+
+/// Busy time of the module calls, by connector, in nanoseconds.
+#[derive(Default)]
+struct Busy {
+    by_connector: Mutex<HashMap<String, Arc<AtomicU64>>>,
+}
+
+impl Busy {
+    fn counter(&self, connector: &str) -> Arc<AtomicU64> {
+        self.by_connector
+            .lock()
+            .unwrap()
+            .entry(connector.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    fn seconds(&self, connector: &str) -> f64 {
+        self.counter(connector).load(Ordering::Relaxed) as f64 / 1e9
+    }
+}
+
+/// One first load into a new folder; the outcome and the module busy times.
+async fn first_load(env: &Env, mode: Mode) -> (RunOutcome, Busy) {
+    let dir = tempfile::tempdir().unwrap();
+    let state_url = format!("sqlite://{}", dir.path().join("state.db").display());
+    let store: Arc<dyn StateStore> = flowrun_state::open(&state_url).await.unwrap();
+    let mut engine = Engine::new(env.registry.clone(), Some(store));
+    engine.options.files_dir = Some(dir.path().into());
+    let busy = Busy::default();
+    if mode != Mode::Plain {
+        for (step, uses) in &env.module_steps {
+            let real = env.registry.module(uses).unwrap();
+            let connector = uses.split('.').next().unwrap();
+            let module: Arc<dyn Module> = match mode {
+                Mode::EngineOnly => Arc::new(StandIn {
+                    real,
+                    recorded: env.recorded.clone(),
+                }),
+                _ => Arc::new(Timed {
+                    real,
+                    busy: busy.counter(connector),
+                    recorded: (mode == Mode::Record).then(|| env.recorded.clone()),
+                }),
+            };
+            engine.options.step_modules.insert(step.clone(), module);
+        }
+    }
+    let mut request = RunRequest::new(json!({}), "bench");
+    request
+        .env
+        .insert("FLOWRUN_SANDBOX_URL".to_owned(), env.sandbox.base_url());
+    request.secrets = IndexMap::from([
+        ("CONEXIOM_SANDBOX_PASSWORD".to_owned(), Secret::new(creds::PASSWORD)),
+        (
+            "CONEXIOM_SANDBOX_CLIENT_SECRET".to_owned(),
+            Secret::new(creds::CLIENT_SECRET),
+        ),
+    ]);
+    let outcome = engine.run(env.plan.clone(), request).await.unwrap();
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    if !env.expected.is_null() {
+        assert_eq!(outcome.output.as_ref(), Some(&env.expected));
+    }
+    (outcome, busy)
+}
+
+/// The key a call's output is recorded under.
+fn key(context: &CallContext, params: &Json) -> (String, String) {
+    (context.step_id.clone(), params.to_string())
+}
+
+/// The real module, timed (and its outputs recorded).
+struct Timed {
+    real: Arc<dyn Module>,
+    busy: Arc<AtomicU64>,
+    recorded: Option<Arc<Recorded>>,
+}
+
+#[async_trait::async_trait]
+impl Module for Timed {
+    fn name(&self) -> &str {
+        self.real.name()
+    }
+
+    fn kind(&self) -> ModuleKind {
+        self.real.kind()
+    }
+
+    async fn call(&self, context: &CallContext, params: Json) -> Result<Json, ModuleError> {
+        let key = self.recorded.as_ref().map(|_| key(context, &params));
+        let started = Instant::now();
+        let output = self.real.call(context, params).await;
+        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.busy.fetch_add(took, Ordering::Relaxed);
+        if let (Some(recorded), Some(key), Ok(output)) = (&self.recorded, key, &output) {
+            recorded.lock().unwrap().insert(key, output.clone());
+        }
+        output
+    }
+
+    fn retries_itself(&self) -> bool {
+        self.real.retries_itself()
+    }
+}
+
+/// What the real module returned for the same step and parameters, at once.
+struct StandIn {
+    real: Arc<dyn Module>,
+    recorded: Arc<Recorded>,
+}
+
+#[async_trait::async_trait]
+impl Module for StandIn {
+    fn name(&self) -> &str {
+        self.real.name()
+    }
+
+    fn kind(&self) -> ModuleKind {
+        self.real.kind()
+    }
+
+    async fn call(&self, context: &CallContext, params: Json) -> Result<Json, ModuleError> {
+        let key = key(context, &params);
+        let recorded = self.recorded.lock().unwrap().get(&key).cloned();
+        Ok(recorded.unwrap_or_else(|| panic!("no recorded output for step `{}` with {}", key.0, key.1)))
+    }
+
+    fn retries_itself(&self) -> bool {
+        self.real.retries_itself()
+    }
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn first_load_5k(bencher: Bencher) {
+    let env = env();
+    bencher
+        .counter(ItemsCount::new(env.documents))
+        .bench(|| env.runtime.block_on(first_load(env, Mode::Plain)));
+}
+
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn engine_only_5k(bencher: Bencher) {
+    let env = env();
+    bencher
+        .counter(ItemsCount::new(env.documents))
+        .bench(|| env.runtime.block_on(first_load(env, Mode::EngineOnly)));
+}
+
+/// Interleaved rounds of a timed real load and an engine-only load.
+fn summary() {
+    let env = env();
+    let rounds: usize = std::env::var("FLOWRUN_BENCH_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(5);
+    if rounds == 0 {
+        return;
+    }
+    let (mut real, mut engine_only) = (Vec::new(), Vec::new());
+    let (mut http, mut sql) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let time = |mode| {
+            let started = Instant::now();
+            let (_, busy) = env.runtime.block_on(first_load(env, mode));
+            (started.elapsed(), busy)
+        };
+        // The order alternates, so a slow moment of the machine does not land on one side only.
+        let ((real_time, busy), (engine_time, _)) = if round % 2 == 0 {
+            let real = time(Mode::Timed);
+            (real, time(Mode::EngineOnly))
+        } else {
+            let engine = time(Mode::EngineOnly);
+            (time(Mode::Timed), engine)
+        };
+        real.push(real_time);
+        engine_only.push(engine_time);
+        http.push(busy.seconds("conexiom"));
+        sql.push(busy.seconds("sql"));
+    }
+    let median = |times: &mut Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let median_f = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let (real, engine_only) = (median(&mut real), median(&mut engine_only));
+    let (http, sql) = (median_f(&mut http), median_f(&mut sql));
+    let docs = env.documents as f64;
+    println!(
+        "\nfirst load of {} processed documents, {rounds} interleaved rounds (medians):",
+        env.documents
+    );
+    println!(
+        "  real run         {:>8.3} s   {:>8.0} documents/s",
+        real.as_secs_f64(),
+        docs / real.as_secs_f64()
+    );
+    println!(
+        "  engine only      {:>8.3} s   the engine's share of the real run: {:.1}% (target < 10%)",
+        engine_only.as_secs_f64(),
+        100.0 * engine_only.as_secs_f64() / real.as_secs_f64()
+    );
+    println!(
+        "  module busy time HTTP (conexiom) {http:.3} s = {:.0}%, SQL (sql) {sql:.3} s = {:.0}% of module time",
+        100.0 * http / (http + sql),
+        100.0 * sql / (http + sql)
+    );
+}
