@@ -104,6 +104,11 @@ pub enum Auth {
         /// providers that accept nothing else).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_auth: Option<ClientAuth>,
+        /// How long before its expiry an access token is replaced. Default `60s`. Providers
+        /// that refuse early refreshes (Exact Online: not before 9.5 of its 10 minutes) need
+        /// less.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refresh_before: Option<Duration>,
     },
 }
 

@@ -20,6 +20,7 @@ pub mod config;
 pub mod http;
 pub mod module;
 pub mod paginate;
+pub mod quota;
 pub mod rate_limit;
 pub mod record;
 pub mod registry;

@@ -48,6 +48,14 @@ pub trait Connector: Send + Sync {
 
     /// The module of that name, if the connector has one.
     fn module(&self, name: &str) -> Option<Arc<dyn Module>>;
+
+    /// The HTTP client settings of one of this connector's connections, from its rendered
+    /// config, for connectors that build their auth from keys of their own (Exact Online's
+    /// `client_id` and `base_uri` make its authorization-code grant): `flowrun auth login`
+    /// runs the consent with them. `None`: the connection's shared `auth` key says it all.
+    fn client_settings(&self, _config: &Json) -> Option<Result<crate::client::ClientSettings, ModuleError>> {
+        None
+    }
 }
 
 /// What a module call may use besides its parameters.

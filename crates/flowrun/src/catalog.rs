@@ -31,6 +31,7 @@ pub fn registry() -> Registry {
     registry.register(flowrun_connector_http::connector());
     registry.register(flowrun_connector_onecrm::connector());
     registry.register(flowrun_connector_conexiom::connector());
+    registry.register(flowrun_connector_exact_online::connector());
     registry.register(flowrun_connector_sql::connector());
     registry
 }

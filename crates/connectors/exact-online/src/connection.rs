@@ -25,6 +25,10 @@ pub struct ExactOnlineConnection {
     /// Only granting access needs it; refreshing tokens does not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_uri: Option<String>,
+    /// Scopes to ask for at consent, e.g. `[crm/accounts]`. Exact grants the scopes chosen
+    /// in the app's registration; whether it reads these is UNSURE. Default: none asked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<String>,
     #[serde(flatten)]
     pub http: HttpConnectionConfig,
 }

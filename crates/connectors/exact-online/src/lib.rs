@@ -1,26 +1,39 @@
 //! The Exact Online connector: `subscribe` reads any entity of the OData v2 REST API, every
 //! page; `publish` creates, updates or deletes one entity.
 //!
-//! This crate holds the connector's catalog entry only ([`spec`]): the connection schema and
-//! each module's parameter and output schemas. The runtime (authorization-code OAuth with
-//! rotating refresh tokens kept in the state store, `Accept: application/json`, `__next`
-//! paging, the 60-a-minute and daily rate limits) arrives with the Exact Online connector's
-//! issue, on top of the HTTP layer of `flowrun-connect`. The API as we know it, with what is
-//! UNSURE, is described in the project's `apis/exact-online.md`.
+//! [`spec`] is the catalog entry (the connection schema, each module's parameter and output
+//! schemas); [`connector`] the runtime (`run/`), on the HTTP layer of `flowrun-connect`: the
+//! authorization-code grant with rotating refresh tokens kept in the state store
+//! (`flowrun auth login`), `Accept: application/json`, `__next` paging, and the minutely and
+//! daily budgets Exact announces in its headers. The API as we know it, with what is UNSURE,
+//! is described in the project's `apis/exact-online.md`.
 
+mod api_call;
 mod connection;
+mod me;
 mod publish;
+mod run;
 mod subscribe;
 
-use flowrun_connect::schema::{input_schema, module};
+use std::sync::Arc;
+
+use flowrun_connect::module::Connector;
+use flowrun_connect::schema::{NoParams, input_schema, module};
 use flowrun_flow::catalog::{ConnectorSpec, ModuleKind};
 
+pub use api_call::{API_PATH_PATTERN, ApiCallOutput, ApiCallParams, ApiMethod};
 pub use connection::ExactOnlineConnection;
+pub use me::Me;
 pub use publish::{PublishAction, PublishOutput, PublishParams};
 pub use subscribe::{ENTITY_PATTERN, Row, SubscribeParams};
 
 /// The name in `uses: exact_online.<module>` and `connector: exact_online`.
 pub const NAME: &str = "exact_online";
+
+/// The runtime of the `exact_online` connector, for the registry.
+pub fn connector() -> Arc<dyn Connector> {
+    Arc::new(run::ExactConnector::default())
+}
 
 /// The catalog entry of the `exact_online` connector.
 pub fn spec() -> ConnectorSpec {
@@ -44,6 +57,17 @@ pub fn spec() -> ConnectorSpec {
                 ModuleKind::Action,
                 "Creates, updates or deletes one entity; outputs the created entity, or `{ID}` \
                  after an update or delete.",
+            ),
+            module::<NoParams, Me>(
+                "me",
+                ModuleKind::Get,
+                "Reads the user the connection acts as, with the current division.",
+            ),
+            module::<ApiCallParams, ApiCallOutput>(
+                "api_call",
+                ModuleKind::ApiCall,
+                "Sends any request below the division (or the API root), with the connection's \
+                 tokens and rate limits; outputs the status and the unwrapped body.",
             ),
         ],
     }

@@ -48,9 +48,9 @@ fn yes() -> bool {
     true
 }
 
-/// One row of an entity, unwrapped from `d.results`. Dates come as `/Date(1546300800000)/`
-/// (epoch milliseconds, UTC), keys as GUIDs in `ID`, and every row carries
-/// `__metadata: {uri, type}`.
+/// One row of an entity, unwrapped from `d.results`. Dates (`/Date(1546300800000)/` on the
+/// wire) are RFC 3339 UTC (`2019-01-01T00:00:00Z`), keys are GUIDs in `ID`, and every row
+/// carries `__metadata: {uri, type}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Row {
     /// The row's properties by name.

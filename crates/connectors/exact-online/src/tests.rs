@@ -125,3 +125,39 @@ fn outputs() {
     assert_eq!(instance_problems(&output("publish"), &created), Vec::<String>::new());
     assert!(!instance_problems(&output("publish"), &json!({ "Name": "Acme" })).is_empty());
 }
+
+#[test]
+fn every_catalog_module_has_a_runtime_of_its_kind() {
+    let connector = crate::connector();
+    for module in spec().modules {
+        let runtime = connector
+            .module(&module.name)
+            .unwrap_or_else(|| panic!("no runtime for `{}`", module.name));
+        assert_eq!(runtime.kind(), module.kind, "{}", module.name);
+        assert_eq!(runtime.name(), module.name);
+    }
+    assert!(connector.module("nope").is_none());
+}
+
+#[test]
+fn me_and_api_call() {
+    assert_accepts(&spec(), "me", json!({}));
+    assert_rejects(&spec(), "me", json!({ "division": 1 }));
+    assert_accepts(
+        &spec(),
+        "api_call",
+        json!({ "path": "crm/Accounts/$count", "query": { "$filter": "Status eq 'C'" } }),
+    );
+    assert_accepts(&spec(), "api_call", json!({ "path": "/api/v1/current/Me" }));
+    assert_accepts(
+        &spec(),
+        "api_call",
+        json!({ "method": "PUT", "path": "crm/Accounts(guid'3f2504e0-4f89-11d3-9a0c-0305e82c3301')", "body": { "Name": "X" } }),
+    );
+    assert_rejects(&spec(), "api_call", json!({ "path": "https://evil.example/api" }));
+    assert_rejects(
+        &spec(),
+        "api_call",
+        json!({ "method": "PATCH", "path": "crm/Accounts" }),
+    );
+}

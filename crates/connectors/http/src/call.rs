@@ -43,6 +43,7 @@ impl Module for HttpRequest {
             Ok(ClientSettings {
                 base_url: config.base_url,
                 http: config.http,
+                quota: None,
             })
         })?;
         let request = build(&params, client.url(&params.url)?)?;

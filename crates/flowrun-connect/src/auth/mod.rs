@@ -92,6 +92,7 @@ impl Authenticator {
                 scopes,
                 redirect_uri,
                 client_auth,
+                refresh_before,
             } => Authenticator::OAuth2(Arc::new(TokenManager::new(
                 connection.clone(),
                 OAuth2Settings {
@@ -106,6 +107,7 @@ impl Authenticator {
                     scopes: scopes.clone().unwrap_or_default(),
                     redirect_uri: redirect_uri.clone(),
                     client_auth: client_auth.unwrap_or_default(),
+                    refresh_margin: refresh_before.map_or(oauth2::REFRESH_MARGIN, |before| before.as_std()),
                 },
                 http.clone(),
                 tokens.clone(),

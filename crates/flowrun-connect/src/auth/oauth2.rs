@@ -22,7 +22,7 @@ use crate::config::{ClientAuth, OAuth2Grant};
 use crate::module::{ErrorKind, ModuleError};
 
 /// A token is refreshed this long before it expires, so a request never leaves with a token
-/// that dies on the way.
+/// that dies on the way (the default of `refresh_before`).
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
 /// The most of a token endpoint's answer we read.
@@ -42,6 +42,9 @@ pub struct OAuth2Settings {
     pub scopes: Vec<String>,
     pub redirect_uri: Option<String>,
     pub client_auth: ClientAuth,
+    /// How long before expiry a token is replaced ([`REFRESH_MARGIN`] unless the connection
+    /// says `refresh_before`).
+    pub refresh_margin: Duration,
 }
 
 pub(crate) type Client = BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
@@ -77,7 +80,7 @@ impl TokenManager {
         &self.settings
     }
 
-    /// A valid access token: the cached one while it has more than [`REFRESH_MARGIN`] left,
+    /// A valid access token: the cached one while it has more than the refresh margin left,
     /// else a new one (refreshed, or obtained with the grant). Callers that arrive while a
     /// refresh is in flight wait for it and share its token.
     pub async fn access_token(&self) -> Result<String, ModuleError> {
@@ -87,7 +90,7 @@ impl TokenManager {
         }
         let current = cached.as_ref().and_then(Option::as_ref);
         if let Some(tokens) = current
-            && !expiring(tokens)
+            && !expiring(tokens, self.settings.refresh_margin)
         {
             return Ok(tokens.access_token.clone());
         }
@@ -287,11 +290,11 @@ fn grant_name(grant: OAuth2Grant) -> &'static str {
     }
 }
 
-fn expiring(tokens: &Tokens) -> bool {
+fn expiring(tokens: &Tokens, margin: Duration) -> bool {
     let Some(expires_at) = tokens.expires_at else {
         return false;
     };
-    let margin = jiff::SignedDuration::try_from(REFRESH_MARGIN).unwrap_or_default();
+    let margin = jiff::SignedDuration::try_from(margin).unwrap_or_default();
     expires_at.saturating_sub(margin).unwrap_or(Timestamp::UNIX_EPOCH) <= Timestamp::now()
 }
 
@@ -381,11 +384,58 @@ async fn send_token_request(
         };
         recorder.record_token(&url, &shown, started.elapsed().as_millis() as u64);
     }
+    let body = numeric_expires_in(body);
     let mut built = http::Response::builder().status(status);
     if let Some(all) = built.headers_mut() {
         *all = headers;
     }
     built
-        .body(body.to_vec())
+        .body(body)
         .map_err(|error| ModuleError::new(ErrorKind::Other, format!("{method} {url}: {error}")))
+}
+
+/// The token answer with a string `expires_in` (`"600"`, as Exact Online sends it) made the
+/// number RFC 6749 §5.1 asks for, which the `oauth2` crate insists on. Any other body is
+/// passed on as it came.
+fn numeric_expires_in(body: bytes::Bytes) -> Vec<u8> {
+    if !body.windows(12).any(|window| window == b"\"expires_in\"") {
+        return body.to_vec();
+    }
+    let Ok(serde_json::Value::Object(mut answer)) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return body.to_vec();
+    };
+    let Some(seconds) = answer
+        .get("expires_in")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|text| text.trim().parse::<u64>().ok())
+    else {
+        return body.to_vec();
+    };
+    answer.insert("expires_in".to_owned(), seconds.into());
+    serde_json::to_vec(&answer).unwrap_or_else(|_| body.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numeric_expires_in;
+
+    #[test]
+    fn a_string_expires_in_becomes_a_number() {
+        let fixed = numeric_expires_in(br#"{"access_token":"a","token_type":"bearer","expires_in":"600"}"#[..].into());
+        let answer: serde_json::Value = serde_json::from_slice(&fixed).unwrap();
+        assert_eq!(answer["expires_in"], 600);
+        assert_eq!(answer["access_token"], "a");
+    }
+
+    #[test]
+    fn other_answers_pass_unchanged() {
+        for body in [
+            &br#"{"access_token":"a","expires_in":3600}"#[..],
+            br#"{"access_token":"a","expires_in":"soon"}"#,
+            br#"{"error":"invalid_grant"}"#,
+            b"not json \"expires_in\"",
+        ] {
+            assert_eq!(numeric_expires_in(body.into()), body);
+        }
+    }
 }

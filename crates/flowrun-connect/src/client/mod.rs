@@ -23,6 +23,7 @@ pub use response::{Response, ResponseFormat};
 use crate::auth::{Authenticator, TokenManager};
 use crate::config::{DEFAULT_MAX_RESPONSE_SIZE, DEFAULT_TIMEOUT, HttpConnectionConfig};
 use crate::module::{CallContext, ErrorKind, ModuleError};
+use crate::quota::{Quota, QuotaHeaders};
 use crate::rate_limit::RateLimit;
 use crate::record::Tape;
 use crate::retry::MAX_RETRY_AFTER;
@@ -33,6 +34,10 @@ use crate::retry::MAX_RETRY_AFTER;
 pub struct ClientSettings {
     pub base_url: Option<String>,
     pub http: HttpConnectionConfig,
+    /// The budget headers the service sends, for connectors whose API announces them
+    /// (`quota.rs`); not a key of the config.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaHeaders>,
 }
 
 /// A connection's client.
@@ -42,6 +47,7 @@ pub struct HttpClient {
     base_url: Option<Url>,
     auth: Option<Authenticator>,
     rate_limit: Option<RateLimit>,
+    quota: Option<Quota>,
     timeout: Duration,
     max_response_size: u64,
     tape: Tape,
@@ -80,6 +86,7 @@ impl HttpClient {
             base_url,
             auth,
             rate_limit: settings.http.rate_limit.as_ref().map(RateLimit::new),
+            quota: settings.quota.clone().map(|headers| Quota::new(&name, headers)),
             timeout: settings.http.timeout.map_or(DEFAULT_TIMEOUT, |t| t.as_std()),
             max_response_size: settings
                 .http
@@ -145,6 +152,15 @@ impl HttpClient {
         let mut attempt = 1;
         let mut refreshed_after_401 = false;
         loop {
+            if let Some(quota) = &self.quota
+                && matches!(self.tape, Tape::Off | Tape::Record(_))
+            {
+                // A spent window is not retried: nothing changes before its reset.
+                quota
+                    .reserve(&context.step_id, &context.cancel)
+                    .await
+                    .map_err(|error| self.with_attempts(error, attempt))?;
+            }
             let (result, token) = self.send_once(context, request).await;
             let error = match result {
                 Ok(response)
@@ -168,7 +184,19 @@ impl HttpClient {
                         manager.invalidate(&token).await;
                         continue;
                     }
-                    status_error(&response)
+                    let mut error = status_error(&response);
+                    if response.status == 429
+                        && let Some(quota) = &self.quota
+                    {
+                        // The service's own count says how long: the minute's reset, not the
+                        // day's (both are `*-Reset` headers).
+                        match quota.after_refusal() {
+                            Some(Ok(wait)) => error.retry_after = Some(wait),
+                            Some(Err(spent)) => return Err(self.with_attempts(spent, attempt)),
+                            None => {}
+                        }
+                    }
+                    error
                 }
                 Err(error) => error,
             };
@@ -316,6 +344,9 @@ impl HttpClient {
         let status = response.status().as_u16();
         let mut response = response;
         let headers = std::mem::take(response.headers_mut());
+        if let Some(quota) = &self.quota {
+            quota.observe(&headers);
+        }
         let body = tokio::select! {
             body = read_body(response, self.max_response_size, &what) => body,
             () = context.cancel.cancelled() => return (Err(cancelled()), token),

@@ -418,12 +418,19 @@ fn render(
 /// The HTTP client settings of a rendered config: the `http` connector's whole connection;
 /// for other connectors, the shared HTTP keys their connections embed.
 fn client_settings(connector: &str, config: Json) -> Result<ClientSettings, String> {
+    if let Some(settings) = crate::catalog::registry()
+        .connector(connector)
+        .and_then(|runtime| runtime.client_settings(&config))
+    {
+        return settings.map_err(|error| error.message);
+    }
     if connector == flowrun_connector_http::NAME {
         let connection: flowrun_connector_http::HttpConnection =
             serde_json::from_value(config).map_err(|error| format!("invalid config: {error}"))?;
         return Ok(ClientSettings {
             base_url: connection.base_url,
             http: connection.http,
+            quota: None,
         });
     }
     let Json::Object(mut config) = config else {
@@ -435,7 +442,11 @@ fn client_settings(connector: &str, config: Json) -> Result<ClientSettings, Stri
         .collect();
     let http: HttpConnectionConfig =
         serde_json::from_value(Json::Object(shared)).map_err(|error| format!("invalid config: {error}"))?;
-    Ok(ClientSettings { base_url: None, http })
+    Ok(ClientSettings {
+        base_url: None,
+        http,
+        quota: None,
+    })
 }
 
 /// Tries the system's opener (`open`, `xdg-open`, the URL handler on Windows); false when it

@@ -234,10 +234,12 @@ fn settings(config: &ConexiomConnection) -> Result<ClientSettings, ModuleError> 
             scopes: None,
             redirect_uri: None,
             client_auth: Some(config.client_auth.unwrap_or(ClientAuth::Body)),
+            refresh_before: None,
         });
     }
     Ok(ClientSettings {
         base_url: Some(api_url.to_owned()),
         http,
+        quota: None,
     })
 }

@@ -188,6 +188,7 @@ fn settings(name: &str, config: &Json) -> Result<ClientSettings, ModuleError> {
     Ok(ClientSettings {
         base_url: Some(base_url),
         http,
+        quota: None,
     })
 }
 
