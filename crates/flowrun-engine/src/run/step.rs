@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use flowrun_connect::module::{CallContext, Connection, ErrorKind, ModuleError};
 use flowrun_expr::{Scope, Value};
 use flowrun_state::StepStatus;
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
 use tokio::task::JoinSet;
@@ -22,6 +23,9 @@ use crate::plan::{Action, DependencyKind, ItemKey, PlannedCondition, PlannedOnEr
 /// Transform inputs up to this many items run on the step's own task; larger ones on the
 /// blocking thread pool.
 const INLINE_TRANSFORM_ITEMS: usize = 1_000;
+
+/// Items of one `for_each` worker whose records may be committing while it calls the next.
+const MAX_COMMITTING: usize = 64;
 
 /// How a step ended, as the scheduler and the outcome see it.
 #[derive(Debug, Clone)]
@@ -348,6 +352,20 @@ async fn for_each(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cance
         let (first_failure, token, step_index) = (first_failure.clone(), item_cancel.clone(), step.index);
         workers.spawn(async move {
             let mut ends = Vec::new();
+            // Items whose call ended and whose record is being committed: the worker takes
+            // its next item meanwhile, so `concurrency` bounds calls in flight, not commits,
+            // and a slow commit does not idle the worker. An item still counts as done only
+            // once committed: its `ItemEnd` comes from the commit.
+            let mut committing = FuturesUnordered::new();
+            let stop_on_failure = |end: &ItemEnd| {
+                if end.status == StepStatus::Failed
+                    && let Ok(mut first) = first_failure.lock()
+                    && first.is_none()
+                {
+                    *first = end.error.clone();
+                    token.cancel();
+                }
+            };
             while !token.is_cancelled() {
                 let Some((position, item)) = queue.lock().ok().and_then(|mut queue| queue.next()) else {
                     break;
@@ -368,22 +386,37 @@ async fn for_each(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cance
                     continue;
                 }
                 let record_index = offset + position;
-                let end = run_item(
+                let span = tracing::error_span!("item", index = record_index);
+                let call = call_item(
                     &shared,
                     step_index,
                     scope.with_item(item, position),
                     (position, record_index),
                     &token,
                 )
-                .instrument(tracing::error_span!("item", index = record_index))
-                .await;
-                if end.status == StepStatus::Failed
-                    && let Ok(mut first) = first_failure.lock()
-                    && first.is_none()
-                {
-                    *first = end.error.clone();
-                    token.cancel();
+                .instrument(span.clone());
+                tokio::pin!(call);
+                let called = loop {
+                    tokio::select! {
+                        biased;
+                        called = &mut call => break called,
+                        Some(end) = committing.next(), if !committing.is_empty() => {
+                            stop_on_failure(&end);
+                            ends.push(end);
+                        }
+                    }
+                };
+                stop_on_failure(&called.end);
+                committing.push(commit_item(&shared, step_index, called).instrument(span));
+                while committing.len() > MAX_COMMITTING {
+                    if let Some(end) = committing.next().await {
+                        stop_on_failure(&end);
+                        ends.push(end);
+                    }
                 }
+            }
+            while let Some(end) = committing.next().await {
+                stop_on_failure(&end);
                 ends.push(end);
             }
             ends
@@ -479,13 +512,20 @@ fn describe(value: &Value) -> String {
 }
 
 /// Runs one item; `index` is (its position in the list, the index its record is kept under).
-async fn run_item(
+/// An item whose call (and error directive) ended, with the record to commit.
+struct CalledItem {
+    end: ItemEnd,
+    outcome: Outcome,
+}
+
+/// The item's call with retries, and the error directive when it failed.
+async fn call_item(
     shared: &Arc<Shared>,
     step_index: usize,
     scope: Scope,
     (position, index): (usize, usize),
     cancel: &CancellationToken,
-) -> ItemEnd {
+) -> CalledItem {
     let step = &shared.plan.steps[step_index];
     let clock = Instant::now();
     let started_at = jiff::Timestamp::now();
@@ -509,9 +549,8 @@ async fn run_item(
         StepStatus::Success | StepStatus::Resumed if shared.store.is_some() => flowrun_expr::to_json(&output).ok(),
         _ => None,
     };
-    let stored = record::record(
-        shared,
-        Outcome {
+    CalledItem {
+        outcome: Outcome {
             step_id: step.id.clone(),
             item_index: Some(index),
             item_key: key,
@@ -523,28 +562,32 @@ async fn run_item(
             started_at: Some(started_at),
             duration: Some(clock.elapsed()),
         },
-    )
-    .await;
-    let (status, error) = match stored {
-        Ok(()) => (status, error),
-        Err(problem) => (
-            StepStatus::Failed,
-            Some(json!({"step": step.id, "item_index": index, "message": problem})),
-        ),
-    };
+        end: ItemEnd {
+            index: position,
+            status,
+            output,
+            error,
+            attempts: attempt.attempts,
+            incomplete,
+        },
+    }
+}
+
+/// Commits the item's record; the item ends only then (failed, when it cannot be stored).
+async fn commit_item(shared: &Arc<Shared>, step_index: usize, called: CalledItem) -> ItemEnd {
+    let step = &shared.plan.steps[step_index];
+    let CalledItem { mut end, outcome } = called;
+    let index = outcome.item_index.unwrap_or(end.index);
+    if let Err(problem) = record::record(shared, outcome).await {
+        end.status = StepStatus::Failed;
+        end.error = Some(json!({"step": step.id, "item_index": index, "message": problem}));
+    }
     shared.observe(Event::ItemEnded {
         step: step.id.clone(),
         index,
-        status,
+        status: end.status,
     });
-    ItemEnd {
-        index: position,
-        status,
-        output,
-        error,
-        attempts: attempt.attempts,
-        incomplete,
-    }
+    end
 }
 
 /// The item's `item_key`, or `None` (with a warning) when it cannot be evaluated.
