@@ -131,6 +131,35 @@ impl Redactor {
         }
     }
 
+    /// The JSON value with every string (and every key) redacted, changed where it stands:
+    /// only strings that hold a secret are rewritten, nothing else is copied (a step's output
+    /// of thousands of records is redacted before it is stored).
+    pub fn redact_json_in_place(&self, value: &mut Json) {
+        let Some(matcher) = &self.matcher else {
+            return;
+        };
+        match value {
+            Json::String(text) => {
+                if let Cow::Owned(redacted) = self.redact(text) {
+                    *text = redacted;
+                }
+            }
+            Json::Array(items) => items.iter_mut().for_each(|item| self.redact_json_in_place(item)),
+            Json::Object(map) if map.keys().any(|key| matcher.is_match(key.as_str())) => {
+                // A key cannot change in place: the map is rebuilt, in its order.
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(key, mut value)| {
+                        self.redact_json_in_place(&mut value);
+                        (self.redact(&key).into_owned(), value)
+                    })
+                    .collect();
+            }
+            Json::Object(map) => map.values_mut().for_each(|value| self.redact_json_in_place(value)),
+            _ => {}
+        }
+    }
+
     /// A copy of the JSON value with every string (and every key) redacted.
     pub fn redact_json(&self, value: &Json) -> Json {
         if self.is_empty() {

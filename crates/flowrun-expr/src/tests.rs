@@ -186,6 +186,17 @@ fn the_redactor_removes_every_form_of_every_secret() {
         redactor.redact_json(&json),
         json!({ "auth": "Bearer ***", "***": [ "***" ], "n": 1 })
     );
+    let mut in_place = json!({ "a": 1, "b": [{ "c": format!("x {CANARY}") }], CANARY: { "k": "plain" }, "z": true });
+    redactor.redact_json_in_place(&mut in_place);
+    assert_eq!(
+        in_place,
+        json!({ "a": 1, "b": [{ "c": "x ***" }], "***": { "k": "plain" }, "z": true })
+    );
+    assert_eq!(
+        in_place.as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["a", "b", "***", "z"],
+        "keys keep their order"
+    );
     let short = crate::Redactor::new(&[Secret::new("ab")]);
     assert!(
         short.is_empty(),

