@@ -20,6 +20,10 @@
 //!   in-process sandbox steered between runs: first load, exact deltas, a failed run that moves
 //!   no cursor, a broken document that `runs retry` lands.
 //!
+//! - `exact`: the Exact Online example (`flows/crm-accounts-to-exact.yaml`) with the project's
+//!   `sandbox` profile: `auth login` with the test as the browser, accounts created once, a
+//!   refused one kept as an incomplete execution that `runs retry` creates.
+//!
 //! Review new snapshots with `cargo insta review`, or `INSTA_UPDATE=always` and a diff.
 
 // Helpers unwrap too: a failure there is a failed test.
@@ -29,6 +33,7 @@ mod auth;
 mod cli;
 mod conexiom;
 mod corpus;
+mod exact;
 mod examples;
 mod flow_tests;
 mod http;

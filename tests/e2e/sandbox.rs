@@ -39,7 +39,7 @@ fn the_sandbox_prints_its_urls_serves_the_test_api_and_stops_on_sigterm() {
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
     assert_ne!(port, 0);
-    let rest: Vec<String> = (0..5).map(|_| lines.recv_timeout(LINE).unwrap()).collect();
+    let rest: Vec<String> = (0..6).map(|_| lines.recv_timeout(LINE).unwrap()).collect();
     assert!(
         rest[0].trim_start().starts_with(&format!("test API      {base}/test ")),
         "{rest:?}"
@@ -62,8 +62,15 @@ fn the_sandbox_prints_its_urls_serves_the_test_api_and_stops_on_sigterm() {
         "{rest:?}"
     );
     assert!(rest[2].contains("extractor/conexiom-extractor"), "{rest:?}");
-    assert_eq!(rest[3].trim_start(), format!("control       {base}/_sandbox"));
-    assert_eq!(rest[4], "Press Ctrl-C to stop.");
+    assert!(
+        rest[3]
+            .trim_start()
+            .starts_with(&format!("Exact Online  {base}/exact ")),
+        "{rest:?}"
+    );
+    assert!(rest[3].contains("/exact-client-secret, division 123456"), "{rest:?}");
+    assert_eq!(rest[4].trim_start(), format!("control       {base}/_sandbox"));
+    assert_eq!(rest[5], "Press Ctrl-C to stop.");
 
     let (status, body) = get(&format!("{base}/test/me"), &[("X-Api-Key", "test-key")]);
     assert_eq!(status, 200, "{body}");
@@ -91,6 +98,10 @@ fn the_sandbox_stops_on_ctrl_c_and_prints_json_when_asked() {
     assert_eq!(test["oauth2"]["token_url"], format!("{base}/test/oauth/token"));
     assert_eq!(test["oauth2"]["client_id"], "flowrun-test");
     assert_eq!(test["api_key"], "test-key");
+    assert_eq!(
+        printed["simulators"]["exact_online"]["base_uri"],
+        format!("{base}/exact")
+    );
     let (status, _) = get(&format!("{base}/_sandbox/stats"), &[]);
     assert_eq!(status, 200);
 

@@ -5,8 +5,9 @@
 //! Where a connection's `rate_limit` is the user's guess of what a service allows, these
 //! headers are the service's own count, per window. A client that knows a window is spent
 //! sends nothing that would certainly be refused: it waits for the reset (a minutely window),
-//! or fails at once with when it resets (a daily one). Requests in flight are reserved from
-//! the budget before they leave, so concurrent steps do not all spend the last call.
+//! or fails at once with when it resets (a daily one). Requests in flight count against the
+//! budget until their answer arrives, so concurrent steps do not all spend the last call; a
+//! request the service does not count (its answer announces nothing) stops counting then too.
 //!
 //! A connector opts in through [`ClientSettings::quota`](crate::client::ClientSettings); the
 //! budget is the client's, so it is shared by every step of the process using the connection.
@@ -52,10 +53,32 @@ pub enum WhenSpent {
 }
 
 /// A client's view of the service's budget.
+#[derive(Debug)]
 pub struct Quota {
     connection: String,
     headers: QuotaHeaders,
-    windows: Mutex<Vec<Window>>,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    windows: Vec<Window>,
+    /// Requests sent whose answer has not arrived: not in the announced counts yet.
+    in_flight: u64,
+}
+
+/// A request's place in the budget while it is in flight; dropped when its answer (or its
+/// failure) is in.
+#[derive(Debug)]
+pub struct Reservation<'q> {
+    quota: &'q Quota,
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        let mut state = self.quota.lock();
+        state.in_flight = state.in_flight.saturating_sub(1);
+    }
 }
 
 /// What is known of one window; all `None` until a response announced it, and again once
@@ -79,26 +102,31 @@ impl Quota {
         Quota {
             connection: connection.to_owned(),
             headers,
-            windows: Mutex::new(windows),
+            state: Mutex::new(State { windows, in_flight: 0 }),
         }
     }
 
-    /// Takes one call from every known window, first waiting for the reset of a spent
-    /// `Wait` window. A spent `Fail` window (or a `Wait` one that resets later than flowrun
-    /// waits) is an error, not to be retried; nothing was sent.
-    pub async fn reserve(&self, step: &str, cancel: &CancellationToken) -> Result<(), ModuleError> {
+    /// A place for one request in every known window, first waiting for the reset of a
+    /// window whose calls left are all in flight. A spent `Fail` window (or a `Wait` one that
+    /// resets later than flowrun waits) is an error, not to be retried; nothing was sent.
+    /// Hold the reservation until the answer has been [observed](Self::observe).
+    pub async fn reserve(&self, step: &str, cancel: &CancellationToken) -> Result<Reservation<'_>, ModuleError> {
         loop {
             let wait = {
-                let mut windows = self.lock();
+                let mut state = self.lock();
+                let in_flight = state.in_flight;
                 let now = SystemTime::now();
                 let mut wait: Option<(Duration, usize)> = None;
-                for (index, window) in windows.iter_mut().enumerate() {
+                for (index, window) in state.windows.iter_mut().enumerate() {
                     if window.resets_at.is_some_and(|reset| reset <= now) {
                         *window = Window::default();
                     }
-                    let (Some(0), Some(reset)) = (window.remaining, window.resets_at) else {
+                    let (Some(remaining), Some(reset)) = (window.remaining, window.resets_at) else {
                         continue;
                     };
+                    if remaining > in_flight {
+                        continue;
+                    }
                     let left = reset.duration_since(now).unwrap_or_default();
                     let rule = &self.headers.windows[index];
                     if rule.when_spent == WhenSpent::Fail || left > MAX_RETRY_AFTER {
@@ -109,18 +137,15 @@ impl Quota {
                     }
                 }
                 if wait.is_none() {
-                    for window in windows.iter_mut() {
-                        if let Some(remaining) = &mut window.remaining {
-                            *remaining = remaining.saturating_sub(1);
-                        }
-                    }
+                    state.in_flight += 1;
                 }
                 wait
             };
             let Some((left, index)) = wait else {
-                return Ok(());
+                return Ok(Reservation { quota: self });
             };
-            tracing::info!(
+            // A warning, as retries are: the run stands still meanwhile, up to a minute.
+            tracing::warn!(
                 step,
                 connection = %self.connection,
                 window = %self.headers.windows[index].name,
@@ -138,8 +163,8 @@ impl Quota {
     }
 
     /// Learns the windows from a response's headers. Within one window the lower count wins
-    /// (requests still in flight were reserved here, not yet counted there); a later window
-    /// replaces an earlier one; an answer about a window already over is ignored.
+    /// (answers may arrive out of order); a later window replaces an earlier one; an answer
+    /// about a window already over is ignored.
     pub fn observe(&self, headers: &HeaderMap) {
         let now = SystemTime::now();
         let number = |name: &str| {
@@ -148,8 +173,8 @@ impl Quota {
                 .and_then(|value| value.to_str().ok())
                 .and_then(|text| text.trim().parse::<u64>().ok())
         };
-        let mut windows = self.lock();
-        for (window, rule) in windows.iter_mut().zip(&self.headers.windows) {
+        let mut state = self.lock();
+        for (window, rule) in state.windows.iter_mut().zip(&self.headers.windows) {
             let (Some(remaining), Some(resets_at)) = (
                 number(&rule.remaining),
                 number(&rule.reset).and_then(|reset| reset_time(reset, now)),
@@ -176,10 +201,10 @@ impl Quota {
     /// the window it says is spent, or the error to fail with when that window is not one to
     /// wait for. `None` when no window is known to be spent.
     pub fn after_refusal(&self) -> Option<Result<Duration, ModuleError>> {
-        let windows = self.lock();
+        let state = self.lock();
         let now = SystemTime::now();
         let mut longest: Option<Duration> = None;
-        for (index, window) in windows.iter().enumerate() {
+        for (index, window) in state.windows.iter().enumerate() {
             let (Some(0), Some(reset)) = (window.remaining, window.resets_at) else {
                 continue;
             };
@@ -223,8 +248,8 @@ impl Quota {
         if refused { error.with_status(429) } else { error }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Window>> {
-        self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

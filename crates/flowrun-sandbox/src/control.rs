@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::conexiom::{ConexiomCounts, ConexiomSettings};
+use crate::exact::{ExactCounts, ExactSettings, WebhookDelivery as ExactWebhookDelivery};
 use crate::faults::FaultRule;
 use crate::onecrm::{OneCrmSettings, WebhookDelivery as OneCrmWebhookDelivery};
 use crate::state::SandboxState;
@@ -168,6 +169,73 @@ impl Control {
         self.state.conexiom.reset();
     }
 
+    /// The Exact Online simulator's settings (token lifetimes, rate limits, page sizes,
+    /// seed sizes).
+    pub fn exact_settings(&self) -> ExactSettings {
+        self.state.exact.settings()
+    }
+
+    /// Replaces the Exact Online settings; they apply to the next request. New seed sizes
+    /// regenerate the data (changes made so far are lost).
+    pub fn set_exact_settings(&self, settings: ExactSettings) {
+        self.state.exact.set_settings(settings);
+    }
+
+    /// Fresh Exact Online seed data, rate-limit budgets, counters, webhook subscriptions and
+    /// deliveries; settings and tokens stay.
+    pub fn exact_reset(&self) {
+        self.state.exact.reset();
+    }
+
+    /// Rows per entity in the current division, and the simulator's counters.
+    pub fn exact_counts(&self) -> ExactCounts {
+        self.state.exact.counts()
+    }
+
+    /// Adds `n` accounts to the current division (stamped now); returns their IDs.
+    pub fn exact_generate_accounts(&self, n: usize) -> Vec<String> {
+        self.state.exact.generate_accounts(self.state.clock.now(), n)
+    }
+
+    /// Changes these accounts now (one new `Modified` for all, each a new `Timestamp`), so
+    /// that a delta read by `Modified` or `Timestamp` returns exactly them. Unknown ids are
+    /// skipped.
+    pub fn exact_touch_accounts(&self, ids: &[String]) {
+        self.state.exact.touch_accounts(self.state.clock.now(), ids);
+    }
+
+    /// The account IDs of the current division, in key order.
+    pub fn exact_account_ids(&self) -> Vec<String> {
+        self.state.exact.account_ids()
+    }
+
+    /// One row of the current division as the API shows it: `exact_find("crm/Accounts", id)`
+    /// (`"sync/crm/Accounts"` for the sync view with `Timestamp`, `"sync/Deleted"` for a
+    /// deletion by its own ID).
+    pub fn exact_find(&self, entity: &str, id: &str) -> Option<Value> {
+        self.state.exact.find(&self.state.base_url(), entity, id)
+    }
+
+    /// Whether Exact webhook notifications are delivered inside the write that causes them
+    /// (so they are done when the write answers) rather than in the background.
+    pub fn exact_deliver_webhooks_sync(&self, sync: bool) {
+        self.state.exact.webhooks.set_sync(sync);
+    }
+
+    /// Every Exact webhook notification sent so far, in the order they finished.
+    pub fn exact_webhook_deliveries(&self) -> Vec<ExactWebhookDelivery> {
+        self.state.exact.webhooks.list()
+    }
+
+    /// Waits until at least `count` Exact webhook deliveries finished, or `timeout` passed.
+    pub async fn wait_for_exact_webhook_deliveries(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<ExactWebhookDelivery> {
+        self.state.exact.webhooks.wait_for(count, timeout).await
+    }
+
     /// Every counter as the JSON of `GET /_sandbox/stats`.
     pub fn stats(&self) -> Value {
         let requests: Map<String, Value> = self
@@ -210,6 +278,15 @@ pub fn router(state: Arc<SandboxState>) -> Router {
         .route("/conexiom/documents/process-pending", post(conexiom_process_pending))
         .route("/conexiom/spokecos/{id}/documents", post(conexiom_add_document))
         .route("/conexiom/spokecos/{id}/touch", post(conexiom_touch))
+        .route("/exact/settings", get(exact_settings).post(set_exact_settings))
+        .route("/exact/reset", post(exact_reset))
+        .route("/exact/counts", get(exact_counts))
+        .route("/exact/accounts", get(exact_account_ids))
+        .route("/exact/accounts/generate", post(exact_generate))
+        .route("/exact/accounts/touch", post(exact_touch))
+        .route("/exact/find", get(exact_find))
+        .route("/exact/webhooks-sync", post(exact_webhooks_sync))
+        .route("/exact/webhook-deliveries", get(exact_deliveries))
         .with_state(Control::new(state))
 }
 
@@ -359,4 +436,94 @@ async fn conexiom_touch(State(control): State<Control>, Path(id): Path<String>) 
         Ok(spokeco) if control.conexiom_touch_spokeco(spokeco) => StatusCode::NO_CONTENT.into_response(),
         _ => crate::error_json(StatusCode::NOT_FOUND, &format!("no Conexiom SpokeCo {id}")),
     }
+}
+
+async fn exact_settings(State(control): State<Control>) -> Json<ExactSettings> {
+    Json(control.exact_settings())
+}
+
+/// Merges the given keys into the current settings: `{"minutely_limit": 5}` changes only
+/// that limit.
+async fn set_exact_settings(State(control): State<Control>, Json(changes): Json<Map<String, Value>>) -> Response {
+    let mut settings = match serde_json::to_value(control.exact_settings()) {
+        Ok(Value::Object(settings)) => settings,
+        _ => Map::new(),
+    };
+    settings.extend(changes);
+    let settings = match serde_json::from_value::<ExactSettings>(Value::Object(settings)) {
+        Ok(settings) => settings,
+        Err(err) => {
+            return crate::error_json(StatusCode::BAD_REQUEST, &format!("invalid Exact settings: {err}"));
+        }
+    };
+    if settings.page_size == 0 || settings.bulk_page_size == 0 || settings.minute_window_ms == 0 {
+        return crate::error_json(
+            StatusCode::BAD_REQUEST,
+            "page_size, bulk_page_size and minute_window_ms must be at least 1",
+        );
+    }
+    control.set_exact_settings(settings.clone());
+    Json(settings).into_response()
+}
+
+async fn exact_reset(State(control): State<Control>) -> StatusCode {
+    control.exact_reset();
+    StatusCode::NO_CONTENT
+}
+
+async fn exact_counts(State(control): State<Control>) -> Json<ExactCounts> {
+    Json(control.exact_counts())
+}
+
+async fn exact_account_ids(State(control): State<Control>) -> Json<Value> {
+    Json(json!({"ids": control.exact_account_ids()}))
+}
+
+#[derive(Deserialize)]
+struct Generate {
+    n: usize,
+}
+
+async fn exact_generate(State(control): State<Control>, Json(body): Json<Generate>) -> Json<Value> {
+    Json(json!({"ids": control.exact_generate_accounts(body.n)}))
+}
+
+#[derive(Deserialize)]
+struct Ids {
+    ids: Vec<String>,
+}
+
+async fn exact_touch(State(control): State<Control>, Json(body): Json<Ids>) -> StatusCode {
+    control.exact_touch_accounts(&body.ids);
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct Find {
+    entity: String,
+    id: String,
+}
+
+async fn exact_find(
+    State(control): State<Control>,
+    axum::extract::Query(find): axum::extract::Query<Find>,
+) -> Response {
+    match control.exact_find(&find.entity, &find.id) {
+        Some(row) => Json(row).into_response(),
+        None => crate::error_json(StatusCode::NOT_FOUND, &format!("no {} {}", find.entity, find.id)),
+    }
+}
+
+#[derive(Deserialize)]
+struct Sync {
+    sync: bool,
+}
+
+async fn exact_webhooks_sync(State(control): State<Control>, Json(body): Json<Sync>) -> StatusCode {
+    control.exact_deliver_webhooks_sync(body.sync);
+    StatusCode::NO_CONTENT
+}
+
+async fn exact_deliveries(State(control): State<Control>) -> Json<Vec<ExactWebhookDelivery>> {
+    Json(control.exact_webhook_deliveries())
 }

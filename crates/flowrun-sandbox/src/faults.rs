@@ -248,17 +248,32 @@ pub async fn middleware(State(state): State<Arc<SandboxState>>, request: Request
             retry_after,
             body,
         } => {
-            let onecrm = path.starts_with(crate::onecrm::PREFIX);
-            status_response(status, retry_after.as_deref(), body, onecrm)
+            let shape = if path.starts_with(crate::onecrm::PREFIX) {
+                ErrorShape::OneCrm
+            } else if path.starts_with(crate::exact::PREFIX) {
+                ErrorShape::OData
+            } else {
+                ErrorShape::Generic
+            };
+            status_response(status, retry_after.as_deref(), body, shape)
         }
         Fault::Drop => dropped_connection(),
         Fault::Truncate => truncate(next.run(request).await).await,
     }
 }
 
+/// Whose error body an injected status imitates.
+#[derive(Clone, Copy)]
+enum ErrorShape {
+    Generic,
+    OneCrm,
+    /// Exact Online: `{"error":{"code":"","message":{"lang":"","value":…}}}`.
+    OData,
+}
+
 /// The injected status; its default body has the error shape of the simulator it replaces
-/// (1CRM: `{"message": ...}`), so that clients parse it as they would a real one.
-fn status_response(status: u16, retry_after: Option<&str>, body: Option<String>, onecrm: bool) -> Response {
+/// (1CRM: `{"message": ...}`, Exact: OData), so that clients parse it as they would a real one.
+fn status_response(status: u16, retry_after: Option<&str>, body: Option<String>, shape: ErrorShape) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match body {
         Some(body) => {
@@ -269,8 +284,13 @@ fn status_response(status: u16, retry_after: Option<&str>, body: Option<String>,
             };
             (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
         }
-        None if onecrm => {
+        None if matches!(shape, ErrorShape::OneCrm) => {
             crate::onecrm::error(status, format!("injected fault: status {}", status.as_u16())).into_response()
+        }
+        None if matches!(shape, ErrorShape::OData) => {
+            let message = format!("injected fault: status {}", status.as_u16());
+            let body = serde_json::json!({"error": {"code": "", "message": {"lang": "", "value": message}}});
+            (status, axum::Json(body)).into_response()
         }
         None => crate::error_json(status, &format!("injected fault: status {}", status.as_u16())),
     };

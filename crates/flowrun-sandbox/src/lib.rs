@@ -24,6 +24,7 @@ use tokio::task::JoinHandle;
 
 mod conexiom;
 mod control;
+mod exact;
 mod faults;
 mod onecrm;
 mod state;
@@ -32,6 +33,7 @@ mod tokens;
 
 pub use conexiom::{ConexiomCounts, ConexiomSettings};
 pub use control::Control;
+pub use exact::{ExactCounts, ExactSettings, WebhookDelivery as ExactWebhookDelivery};
 pub use faults::{Fault, FaultRule};
 pub use onecrm::{Edition as OneCrmEdition, OneCrmSettings, WebhookDelivery as OneCrmWebhookDelivery};
 
@@ -54,6 +56,16 @@ pub mod onecrm_credentials {
 /// [`OTHER_HUBCO_ID`](conexiom_credentials::OTHER_HUBCO_ID) exists but answers 403.
 pub mod conexiom_credentials {
     pub use crate::conexiom::{CLIENT_ID, CLIENT_SECRET, HUBCO_ID, OTHER_HUBCO_ID, PASSWORD, USERNAME};
+}
+
+/// The demo credentials of the Exact Online simulator (`/exact`), as `docs/sandbox.md` lists
+/// them; `flowrun sandbox` prints them. The user's current division is
+/// [`DIVISION`](exact_credentials::DIVISION); [`OTHER_DIVISION`](exact_credentials::OTHER_DIVISION)
+/// is theirs too; [`FORBIDDEN_DIVISION`](exact_credentials::FORBIDDEN_DIVISION) answers 403.
+pub mod exact_credentials {
+    pub use crate::exact::{
+        CLIENT_ID, CLIENT_SECRET, DIVISION, FORBIDDEN_DIVISION, OTHER_DIVISION, PASSWORD, USERNAME, WEBHOOK_SECRET,
+    };
 }
 
 /// How a sandbox is set up.
@@ -135,6 +147,12 @@ impl Sandbox {
         format!("{}{}{}", self.base_url(), conexiom::PREFIX, conexiom::API_ROOT)
     }
 
+    /// The Exact Online base URI (the connector's `base_uri`): [`Sandbox::base_url`] +
+    /// `/exact`. OAuth is at `…/api/oauth2/{auth,token}`, the REST API at `…/api/v1/`.
+    pub fn exact_url(&self) -> String {
+        format!("{}{}", self.base_url(), exact::PREFIX)
+    }
+
     /// A handle to steer the sandbox: clock, faults, counters.
     pub fn control(&self) -> Control {
         Control::new(self.state.clone())
@@ -169,6 +187,7 @@ fn app(state: Arc<state::SandboxState>) -> Router {
         .nest(test_api::PREFIX, test_api::router(state.clone()))
         .nest(onecrm::PREFIX, onecrm::router(state.clone()))
         .nest(conexiom::PREFIX, conexiom::router(state.clone()))
+        .nest(exact::PREFIX, exact::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), faults::middleware));
     Router::new().nest("/_sandbox", control::router(state)).merge(apis)
 }

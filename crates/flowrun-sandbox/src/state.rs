@@ -33,6 +33,8 @@ pub struct SandboxState {
     pub onecrm: crate::onecrm::OneCrm,
     /// The Conexiom simulator's records and settings.
     pub conexiom: crate::conexiom::Conexiom,
+    /// The Exact Online simulator's divisions, refresh tokens, rate limits and webhooks.
+    pub exact: crate::exact::Exact,
 }
 
 impl SandboxState {
@@ -47,6 +49,7 @@ impl SandboxState {
             tokens: TokenStore::default(),
             onecrm: crate::onecrm::OneCrm::default(),
             conexiom: crate::conexiom::Conexiom::default(),
+            exact: crate::exact::Exact::default(),
         }
     }
 

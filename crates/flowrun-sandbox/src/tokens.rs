@@ -196,14 +196,19 @@ impl TokenStore {
     /// Issues a single-use authorization code for an approved request.
     pub fn issue_code(&self, request: ConsentRequest, now: Duration, ttl: Duration) -> String {
         let code = random_token(32);
+        self.insert_code(code.clone(), request, now, ttl);
+        code
+    }
+
+    /// Stores an authorization code of the simulator's own making (Exact's contain `!`).
+    pub fn insert_code(&self, code: String, request: ConsentRequest, now: Duration, ttl: Duration) {
         lock(&self.inner).codes.insert(
-            code.clone(),
+            code,
             AuthCode {
                 request,
                 expires_at: now + ttl,
             },
         );
-        code
     }
 
     /// Uses up an authorization code of `realm`: a code is gone after its first use, even

@@ -152,15 +152,17 @@ impl HttpClient {
         let mut attempt = 1;
         let mut refreshed_after_401 = false;
         loop {
-            if let Some(quota) = &self.quota
-                && matches!(self.tape, Tape::Off | Tape::Record(_))
-            {
-                // A spent window is not retried: nothing changes before its reset.
-                quota
-                    .reserve(&context.step_id, &context.cancel)
-                    .await
-                    .map_err(|error| self.with_attempts(error, attempt))?;
-            }
+            // Held until the answer is in (and its headers observed in `send_once`).
+            let reservation = match &self.quota {
+                Some(quota) if matches!(self.tape, Tape::Off | Tape::Record(_)) => Some(
+                    // A spent window is not retried: nothing changes before its reset.
+                    quota
+                        .reserve(&context.step_id, &context.cancel)
+                        .await
+                        .map_err(|error| self.with_attempts(error, attempt))?,
+                ),
+                _ => None,
+            };
             let (result, token) = self.send_once(context, request).await;
             let error = match result {
                 Ok(response)
@@ -218,6 +220,7 @@ impl HttpClient {
                 Some(asked) => asked,
                 None => policy.jittered_delay(attempt),
             };
+            drop(reservation);
             tracing::warn!(
                 step = %context.step_id,
                 item = ?context.item_index,

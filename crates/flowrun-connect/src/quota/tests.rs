@@ -49,7 +49,7 @@ fn in_a_day() -> SystemTime {
 #[tokio::test]
 async fn nothing_known_sends_at_once() {
     let quota = exact_like();
-    quota.reserve("s", &CancellationToken::new()).await.unwrap();
+    let _sent = quota.reserve("s", &CancellationToken::new()).await.unwrap();
     assert!(quota.after_refusal().is_none());
 }
 
@@ -59,7 +59,7 @@ async fn a_spent_minute_is_waited_out_until_its_reset() {
     let reset = SystemTime::now() + Duration::from_millis(300);
     quota.observe(&headers((0, reset), (4000, in_a_day())));
     let started = Instant::now();
-    quota.reserve("s", &CancellationToken::new()).await.unwrap();
+    let _sent = quota.reserve("s", &CancellationToken::new()).await.unwrap();
     assert!(SystemTime::now() >= reset, "sent before the reset");
     assert!(started.elapsed() >= Duration::from_millis(250));
 }
@@ -70,11 +70,25 @@ async fn reservations_spend_the_last_calls_of_a_window() {
     let reset = SystemTime::now() + Duration::from_millis(400);
     quota.observe(&headers((2, reset), (4000, in_a_day())));
     let cancel = CancellationToken::new();
-    quota.reserve("s", &cancel).await.unwrap();
-    quota.reserve("s", &cancel).await.unwrap();
-    // The third would be the 61st of the minute: it waits for the reset.
-    quota.reserve("s", &cancel).await.unwrap();
+    let first = quota.reserve("s", &cancel).await.unwrap();
+    let _second = quota.reserve("s", &cancel).await.unwrap();
+    // The third would be the 61st of the minute while both are in flight: it waits for the
+    // reset.
+    let _third = quota.reserve("s", &cancel).await.unwrap();
     assert!(SystemTime::now() >= reset);
+    drop(first);
+}
+
+#[tokio::test]
+async fn a_request_the_service_does_not_count_gives_its_place_back() {
+    let quota = exact_like();
+    let reset = SystemTime::now() + Duration::from_secs(30);
+    quota.observe(&headers((1, reset), (4000, in_a_day())));
+    // An answer without the headers (a call the service does not count) ends the reservation.
+    drop(quota.reserve("s", &CancellationToken::new()).await.unwrap());
+    let started = Instant::now();
+    let _next = quota.reserve("s", &CancellationToken::new()).await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "did not wait for the reset");
 }
 
 #[tokio::test]
@@ -121,9 +135,9 @@ async fn the_lower_count_of_one_window_wins_and_old_windows_are_ignored() {
     // A response from the previous minute.
     quota.observe(&headers((0, now - Duration::from_secs(1)), (4003, in_a_day())));
     assert!(quota.after_refusal().is_none());
-    let windows = quota.lock();
-    assert_eq!(windows[0].remaining, Some(10));
-    assert_eq!(windows[1].remaining, Some(4000));
+    let state = quota.lock();
+    assert_eq!(state.windows[0].remaining, Some(10));
+    assert_eq!(state.windows[1].remaining, Some(4000));
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ use serde_json::Value;
 mod conexiom;
 mod control;
 mod echo;
+mod exact;
 mod faults;
 mod me;
 mod misc;

@@ -5,7 +5,8 @@
 use std::io::{self, Write};
 
 use flowrun_sandbox::{
-    Sandbox, SandboxConfig, conexiom_credentials as conexiom, onecrm_credentials as onecrm, test_credentials as creds,
+    Sandbox, SandboxConfig, conexiom_credentials as conexiom, exact_credentials as exact, onecrm_credentials as onecrm,
+    test_credentials as creds,
 };
 use serde_json::json;
 
@@ -54,6 +55,7 @@ fn print_urls(sandbox: &Sandbox, format: OutputFormat) -> io::Result<()> {
     let test = sandbox.test_api_url();
     let onecrm_api = format!("{}/api.php", sandbox.onecrm_url());
     let conexiom_api = sandbox.conexiom_url();
+    let exact_base = sandbox.exact_url();
     let control = format!("{base}/_sandbox");
     let text = match format {
         OutputFormat::Human => format!(
@@ -61,6 +63,7 @@ fn print_urls(sandbox: &Sandbox, format: OutputFormat) -> io::Result<()> {
              test API      {test}   (OAuth2 client {}/{}, user {}/{}, API key {})\n  \
              1CRM          {onecrm_api}   (Basic auth {}/{}; {}/{} has no Invoice access)\n  \
              Conexiom      {conexiom_api}   (password grant at …/token: user {}/{}, client {}/{}, HubCo {})\n  \
+             Exact Online  {exact_base}   (base_uri; consent at …/api/oauth2/auth: client {}/{}, division {})\n  \
              control       {control}\n\
              Press Ctrl-C to stop.\n",
             creds::CLIENT_ID,
@@ -77,6 +80,9 @@ fn print_urls(sandbox: &Sandbox, format: OutputFormat) -> io::Result<()> {
             conexiom::CLIENT_ID,
             conexiom::CLIENT_SECRET,
             conexiom::HUBCO_ID,
+            exact::CLIENT_ID,
+            exact::CLIENT_SECRET,
+            exact::DIVISION,
         ),
         OutputFormat::Json => {
             let value = json!({
@@ -113,6 +119,16 @@ fn print_urls(sandbox: &Sandbox, format: OutputFormat) -> io::Result<()> {
                             "client_secret": conexiom::CLIENT_SECRET,
                         },
                         "user": { "username": conexiom::USERNAME, "password": conexiom::PASSWORD },
+                    },
+                    "exact_online": {
+                        "base_uri": exact_base,
+                        "oauth2": {
+                            "authorize_url": format!("{exact_base}/api/oauth2/auth"),
+                            "token_url": format!("{exact_base}/api/oauth2/token"),
+                            "client_id": exact::CLIENT_ID,
+                            "client_secret": exact::CLIENT_SECRET,
+                        },
+                        "division": exact::DIVISION,
                     },
                 },
             });

@@ -90,6 +90,17 @@ fn odata_date(text: &str) -> Option<String> {
     })
 }
 
+/// A sync row's `Timestamp` as a number. OData v2 writes Int64 values as strings
+/// (`"Timestamp": "12345"`, UNSURE whether Exact does): as text, `max` of a page's timestamps
+/// would put `"999"` above `"1000"` and an incremental cursor would go back.
+pub(crate) fn numeric_timestamp(row: &mut Json) {
+    if let Some(timestamp) = row.get_mut("Timestamp")
+        && let Some(number) = timestamp.as_str().and_then(|text| text.parse::<i64>().ok())
+    {
+        *timestamp = Json::from(number);
+    }
+}
+
 /// A GUID as a key segment, `(guid'…')`, accepting `3f2504e0-…`, `{3f2504e0-…}` and
 /// `guid'3f2504e0-…'`; `None` for anything that is not one.
 pub(crate) fn guid_key(id: &str) -> Option<String> {
@@ -148,6 +159,16 @@ mod tests {
             unwrapped(json!({"d": {"results": [], "__next": "n"}})).1.as_deref(),
             Some("n")
         );
+    }
+
+    #[test]
+    fn timestamps_become_numbers() {
+        let mut row = json!({"Timestamp": "1000", "ID": "x"});
+        numeric_timestamp(&mut row);
+        assert_eq!(row["Timestamp"], 1000);
+        let mut odd = json!({"Timestamp": "soon"});
+        numeric_timestamp(&mut odd);
+        assert_eq!(odd["Timestamp"], "soon");
     }
 
     #[test]

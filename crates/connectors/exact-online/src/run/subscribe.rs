@@ -67,6 +67,7 @@ pub(crate) async fn subscribe(api: &Api<'_>, params: SubscribeParams) -> Result<
     }
     for row in &mut rows {
         odata::convert_dates(row);
+        odata::numeric_timestamp(row);
     }
     Ok(Json::Array(rows))
 }

@@ -116,14 +116,38 @@ fn configs_are_rendered_and_read_per_connector() {
     assert_eq!(client_secret.as_deref(), Some("shh"));
     assert_eq!(grant, OAuth2Grant::AuthorizationCode);
 
-    // Another connector: only the shared HTTP keys are read.
+    // A connector that builds no auth of its own: only the shared HTTP keys are read.
     let settings = client_settings(
-        "exact_online",
-        json!({ "division": 1, "timeout": "10s", "auth": { "kind": "bearer", "token": "t" } }),
+        "conexiom",
+        json!({ "hubco_id": 1, "timeout": "10s", "auth": { "kind": "bearer", "token": "t" } }),
     )
     .unwrap();
     assert!(matches!(settings.http.auth, Some(Auth::Bearer { .. })));
     assert_eq!(settings.base_url, None);
+
+    // Exact Online makes its authorization-code grant from its own keys.
+    let settings = client_settings(
+        "exact_online",
+        json!({ "base_uri": "https://start.exactonline.nl", "client_id": "app", "client_secret": "shh" }),
+    )
+    .unwrap();
+    let Some(Auth::OAuth2 {
+        grant,
+        authorize_url,
+        token_url,
+        ..
+    }) = settings.http.auth
+    else {
+        panic!("oauth2 auth expected");
+    };
+    assert_eq!(grant, OAuth2Grant::AuthorizationCode);
+    assert_eq!(
+        authorize_url.as_deref(),
+        Some("https://start.exactonline.nl/api/oauth2/auth")
+    );
+    assert_eq!(token_url, "https://start.exactonline.nl/api/oauth2/token");
+    let error = client_settings("exact_online", json!({ "division": 1 })).unwrap_err();
+    assert!(error.contains("missing field `base_uri`"), "{error}");
 
     let error = client_settings("http", json!({ "auth": { "kind": "magic" } })).unwrap_err();
     assert!(error.starts_with("invalid config:"), "{error}");
