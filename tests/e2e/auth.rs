@@ -34,10 +34,7 @@ impl World {
             .build()
             .unwrap();
         let sandbox = runtime.block_on(Sandbox::start(0, SandboxConfig::default())).unwrap();
-        let browser = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let browser = crate::util::browser();
         let dir = tempfile::tempdir().unwrap();
         let api = sandbox.test_api_url();
         write(
@@ -91,15 +88,7 @@ output: "{{ steps.me.output.body }}"
 
     /// `GET url` as a browser would, without following a redirect: status, `Location`, body.
     fn visit(&self, url: &str) -> (u16, Option<String>, String) {
-        self.runtime.block_on(async {
-            let response = self.browser.get(url).send().await.unwrap();
-            let status = response.status().as_u16();
-            let location = response
-                .headers()
-                .get("location")
-                .map(|value| value.to_str().unwrap().to_owned());
-            (status, location, response.text().await.unwrap())
-        })
+        crate::util::visit(&self.runtime, &self.browser, url)
     }
 
     /// `flowrun auth login exact --no-browser` with `secret` as E2E_EXACT_SECRET: the browser

@@ -39,10 +39,7 @@ impl World {
         let mut settings = control.exact_settings();
         settings.minute_window_ms = 1_000;
         control.set_exact_settings(settings);
-        let browser = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
+        let browser = crate::util::browser();
         let dir = tempfile::tempdir().unwrap();
         for file in ["flowrun.yaml", "crm-accounts-to-exact.yaml", "sandbox.env"] {
             write(
@@ -146,15 +143,7 @@ impl World {
     }
 
     fn visit(&self, url: &str) -> (u16, Option<String>, String) {
-        self.runtime.block_on(async {
-            let response = self.browser.get(url).send().await.unwrap();
-            let status = response.status().as_u16();
-            let location = response
-                .headers()
-                .get("location")
-                .map(|value| value.to_str().unwrap().to_owned());
-            (status, location, response.text().await.unwrap())
-        })
+        crate::util::visit(&self.runtime, &self.browser, url)
     }
 
     fn exact_accounts(&self) -> usize {

@@ -214,3 +214,25 @@ pub fn stdout_lines(child: &mut Killed) -> std::sync::mpsc::Receiver<String> {
     });
     receiver
 }
+
+/// An HTTP client playing a browser one hop at a time: it follows no redirect.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// `GET url` as a browser would, without following a redirect, on `runtime`: status,
+/// `Location`, body.
+pub fn visit(runtime: &tokio::runtime::Runtime, browser: &reqwest::Client, url: &str) -> (u16, Option<String>, String) {
+    runtime.block_on(async {
+        let response = browser.get(url).send().await.unwrap();
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|value| value.to_str().unwrap().to_owned());
+        (status, location, response.text().await.unwrap())
+    })
+}

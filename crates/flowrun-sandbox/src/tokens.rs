@@ -236,6 +236,22 @@ pub fn random_token(len: usize) -> String {
     std::iter::repeat_with(fastrand::alphanumeric).take(len).collect()
 }
 
+/// The 302 of a consent back to the client: `uri` with `pairs` added to its query (form
+/// encoding, so a code's `!` is sent as `%21`), keeping any query it already has. `None` when
+/// `uri` is not a URL: the caller shows its own error page.
+pub fn redirect_back(uri: &str, pairs: &[(&str, &str)]) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let mut url = url::Url::parse(uri).ok()?;
+    url.query_pairs_mut().extend_pairs(pairs);
+    Some(
+        (
+            axum::http::StatusCode::FOUND,
+            [(axum::http::header::LOCATION, url.to_string())],
+        )
+            .into_response(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

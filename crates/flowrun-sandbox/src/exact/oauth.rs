@@ -328,13 +328,9 @@ pub async fn deny(State(state): State<Arc<SandboxState>>, Query(params): Query<P
     redirect(&request.redirect_uri, &pairs)
 }
 
-/// 302 to `uri` with `pairs` added to its query (form encoding: `!` becomes `%21`).
+/// 302 back to the client, or an error page when `uri` is not a URL.
 fn redirect(uri: &str, pairs: &[(&str, &str)]) -> Response {
-    let Ok(mut url) = url::Url::parse(uri) else {
-        return error_page("Invalid redirect_uri.");
-    };
-    url.query_pairs_mut().extend_pairs(pairs);
-    (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
+    crate::tokens::redirect_back(uri, pairs).unwrap_or_else(|| error_page("Invalid redirect_uri."))
 }
 
 fn error_page(message: &str) -> Response {

@@ -349,13 +349,9 @@ fn pending(state: &SandboxState, params: &Params) -> Option<ConsentRequest> {
     state.tokens.take_consent(REALM, params.get("request")?)
 }
 
-/// 302 to `uri` with `pairs` added to its query (keeping any query it already has).
+/// 302 back to the client, or an error page when `uri` is not a URL.
 fn redirect(uri: &str, pairs: &[(&str, &str)]) -> Response {
-    let Ok(mut url) = url::Url::parse(uri) else {
-        return error_page("Invalid redirect_uri.");
-    };
-    url.query_pairs_mut().extend_pairs(pairs);
-    (StatusCode::FOUND, [(header::LOCATION, url.to_string())]).into_response()
+    crate::tokens::redirect_back(uri, pairs).unwrap_or_else(|| error_page("Invalid redirect_uri."))
 }
 
 fn error_page(message: &str) -> Response {
