@@ -350,4 +350,28 @@ mod tests {
         }
         assert!(parse("Timestamp gt 5L", Entity::Accounts, View::Sync).is_ok());
     }
+
+    proptest::proptest! {
+        /// Whatever a client sends as `$filter`, the parser answers (an expression or a 400
+        /// message) and never panics.
+        #[test]
+        fn any_filter_text_is_parsed_or_refused(text in "\\PC{0,80}") {
+            let _ = parse(&text, Entity::Accounts, View::Sync);
+        }
+
+        /// The same for text made of the grammar's own pieces, which reaches deeper.
+        #[test]
+        fn filter_like_text_is_parsed_or_refused(
+            parts in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "Name", "Code", "Modified", "Timestamp", " eq ", " ne ", " gt ", " and ", " or ", "not ",
+                    "(", ")", "'x'", "''", "guid'", "datetime'2024-01-01T00:00:00'", "12L", "1.5", "null",
+                    "true", "substringof(", "startswith(", "trim(", ",", " ",
+                ]),
+                0..24,
+            )
+        ) {
+            let _ = parse(&parts.concat(), Entity::Accounts, View::Regular);
+        }
+    }
 }
