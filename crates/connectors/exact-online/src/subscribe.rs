@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The grammar of an entity path: `crm/Accounts`, `bulk/crm/Accounts`, `sync/crm/Accounts`,
-/// `read/financial/ReceivablesList`.
-pub const ENTITY_PATTERN: &str = "^[A-Za-z]+(/[A-Za-z]+)+$";
+/// `read/financial/ReceivablesList`, with `{name}` placeholders filled from `path`
+/// (`salesorder/SalesOrders({order})/SalesOrderLines`). No leading `/`, no `..`.
+pub const ENTITY_PATTERN: &str = r"^[A-Za-z]+(/[A-Za-z0-9_$(){}'\-]+)+$";
 
 /// `exact_online.subscribe`: `GET {base_uri}/api/v1/{division}/{entity}`, following `__next`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -39,6 +40,10 @@ pub struct SubscribeParams {
     /// parameters of a `read/` function.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub parameters: IndexMap<String, Value>,
+    /// Values of the `{name}` placeholders in `entity`. A GUID between parentheses is written
+    /// as Exact keys want it (`({order})` → `(guid'3f25…')`); other values are percent-encoded.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub path: IndexMap<String, Value>,
     /// Follow `__next` to the last page. Default `true`; `false` reads the first page only.
     #[serde(default = "yes")]
     pub paginate: bool,

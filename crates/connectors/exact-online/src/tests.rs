@@ -58,6 +58,12 @@ fn subscribe() {
                 "filter": "Timestamp gt {{ cursor }}L", "paginate": false }),
     );
     assert_rejects(&spec(), "subscribe", json!({ "select": ["ID"] }));
+    assert_accepts(
+        &spec(),
+        "subscribe",
+        json!({ "entity": "salesorder/SalesOrders({order})/SalesOrderLines", "path": { "order": "{{ item.OrderID }}" } }),
+    );
+    assert_rejects(&spec(), "subscribe", json!({ "entity": "crm/../Accounts" }));
     assert_rejects(&spec(), "subscribe", json!({ "entity": "/api/v1/123/crm/Accounts" }));
     assert_rejects(&spec(), "subscribe", json!({ "entity": "Accounts" }));
     assert_rejects(&spec(), "subscribe", json!({ "entity": "crm/Accounts", "top": 10 }));

@@ -101,6 +101,58 @@ pub(crate) fn numeric_timestamp(row: &mut Json) {
     }
 }
 
+/// `entity` with its `{name}` placeholders filled from `values`: a GUID right inside
+/// parentheses as `guid'…'`, anything else percent-encoded as one path segment. A placeholder
+/// without a value, or a value without a placeholder (a typo), is an error.
+pub(crate) fn fill_path(entity: &str, values: &indexmap::IndexMap<String, Json>) -> Result<String, String> {
+    let mut filled = String::with_capacity(entity.len());
+    let mut used = std::collections::HashSet::new();
+    let mut rest = entity;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..]
+            .find('}')
+            .map(|at| open + at)
+            .ok_or_else(|| format!("`entity` `{entity}` has a `{{` without its `}}`"))?;
+        let name = &rest[open + 1..close];
+        let value = values.get(name).ok_or_else(|| {
+            let known: Vec<&str> = values.keys().map(String::as_str).collect();
+            format!(
+                "`entity` names `{{{name}}}` but `path` gives no `{name}` (it gives: {})",
+                if known.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )
+        })?;
+        used.insert(name);
+        let text = match value {
+            Json::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        if text.trim() == "." || text.trim() == ".." {
+            return Err(format!(
+                "`path.{name}` is `{text}`: a value may not leave its place in the path"
+            ));
+        }
+        let in_parentheses = rest[..open].ends_with('(') && rest[close + 1..].starts_with(')');
+        filled.push_str(&rest[..open]);
+        match guid_key(&text) {
+            Some(key) if in_parentheses => filled.push_str(&key[1..key.len() - 1]),
+            _ => filled
+                .extend(url::form_urlencoded::byte_serialize(text.as_bytes()).map(|part| part.replace('+', "%20"))),
+        }
+        rest = &rest[close + 1..];
+    }
+    filled.push_str(rest);
+    if let Some(unused) = values.keys().find(|name| !used.contains(name.as_str())) {
+        return Err(format!(
+            "`path` gives `{unused}`, which `entity` `{entity}` does not name as `{{{unused}}}`"
+        ));
+    }
+    Ok(filled)
+}
+
 /// A GUID as a key segment, `(guid'…')`, accepting `3f2504e0-…`, `{3f2504e0-…}` and
 /// `guid'3f2504e0-…'`; `None` for anything that is not one.
 pub(crate) fn guid_key(id: &str) -> Option<String> {
@@ -158,6 +210,42 @@ mod tests {
         assert_eq!(
             unwrapped(json!({"d": {"results": [], "__next": "n"}})).1.as_deref(),
             Some("n")
+        );
+    }
+
+    #[test]
+    fn placeholders_are_filled() {
+        let values = indexmap::IndexMap::from([
+            ("order".to_owned(), json!("3F2504E0-4F89-11D3-9A0C-0305E82C3301")),
+            ("name".to_owned(), json!("a b/c")),
+        ]);
+        assert_eq!(
+            fill_path(
+                "salesorder/SalesOrders({order})/SalesOrderLines",
+                &values[..1].iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+            ),
+            Ok("salesorder/SalesOrders(guid'3f2504e0-4f89-11d3-9a0c-0305e82c3301')/SalesOrderLines".to_owned())
+        );
+        assert_eq!(
+            fill_path("read/x/{name}/{order}", &values),
+            Ok("read/x/a%20b%2Fc/3F2504E0-4F89-11D3-9A0C-0305E82C3301".to_owned())
+        );
+        assert!(
+            fill_path("crm/Accounts", &values)
+                .unwrap_err()
+                .contains("`path` gives `order`")
+        );
+        assert!(
+            fill_path("crm/Accounts({id})", &indexmap::IndexMap::new())
+                .unwrap_err()
+                .contains("no `id`")
+        );
+        assert!(fill_path("crm/Accounts({id", &indexmap::IndexMap::new()).is_err());
+        let dots = indexmap::IndexMap::from([("x".to_owned(), json!(".."))]);
+        assert!(fill_path("read/{x}/Me", &dots).unwrap_err().contains("may not leave"));
+        assert_eq!(
+            fill_path("crm/Accounts", &indexmap::IndexMap::new()),
+            Ok("crm/Accounts".to_owned())
         );
     }
 

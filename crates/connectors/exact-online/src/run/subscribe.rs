@@ -18,7 +18,9 @@ const PAGE_SIZE: u64 = 60;
 const MAX_PAGES: u32 = 100_000;
 
 pub(crate) async fn subscribe(api: &Api<'_>, params: SubscribeParams) -> Result<Json, ModuleError> {
-    let mut url = api.division_url(&params.entity)?;
+    let entity = odata::fill_path(&params.entity, &params.path)
+        .map_err(|problem| ModuleError::new(ErrorKind::Invalid, format!("{}: {problem}", api.uses)))?;
+    let mut url = api.division_url(&entity)?;
     query(api.uses, &mut url, &params)?;
     let doing = format!("read `{}`", params.entity);
     let mut rows: Vec<Json> = Vec::new();
@@ -47,7 +49,10 @@ pub(crate) async fn subscribe(api: &Api<'_>, params: SubscribeParams) -> Result<
         }
         let body = api.send(Request::get(url), &doing).await?.json()?;
         pages += 1;
-        let Some((page, link)) = odata::page(body.clone()) else {
+        // A key in the path (`crm/Accounts({id})`) answers one entity: a list of one.
+        let Some((page, link)) =
+            odata::page(body.clone()).or_else(|| odata::entity(body.clone()).map(|entity| (vec![entity], None)))
+        else {
             return Err(api.unexpected(&params.entity, &body));
         };
         rows.extend(page);

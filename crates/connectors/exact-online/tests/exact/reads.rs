@@ -175,6 +175,16 @@ async fn odata_options_and_api_call() {
         error.message
     );
 
+    // A key in the path: one account, as a list of one.
+    let first = &customers[0];
+    let one = rows(
+        &context,
+        json!({ "entity": "crm/Accounts({id})", "path": { "id": first["ID"] }, "select": ["ID", "Name"] }),
+    )
+    .await;
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0]["ID"], first["ID"]);
+
     let lines = rows(
         &context,
         json!({ "entity": "salesorder/SalesOrders", "expand": ["SalesOrderLines"], "limit": 2 }),
