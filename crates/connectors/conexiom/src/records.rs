@@ -79,8 +79,10 @@ pub struct Document {
 #[serde(rename_all = "PascalCase")]
 pub struct DocumentData {
     pub document_id: Id,
+    /// The purchase-order number; `null` while the document is not processed (its data is
+    /// empty then, UNSURE as the rest of the record).
     #[serde(rename = "PONumber")]
-    pub po_number: String,
+    pub po_number: Option<String>,
     #[serde(rename = "PODate")]
     pub po_date: Option<String>,
     pub currency: Option<String>,

@@ -42,6 +42,19 @@ async fn the_nine_modules_walk_the_hubco() {
     assert_eq!(data["DocumentId"], id);
     assert!(!data["Lines"].as_array().unwrap().is_empty());
     assert_output("document_data", &data);
+    // A document not processed yet has empty data, which the output schema allows too.
+    let unprocessed = documents
+        .iter()
+        .find(|document| document["ProcessedOn"].is_null())
+        .unwrap();
+    let empty = ok(
+        &context,
+        "conexiom.document_data",
+        json!({ "document_id": unprocessed["DocumentId"] }),
+    )
+    .await;
+    assert!(empty["PONumber"].is_null(), "{empty}");
+    assert_output("document_data", &empty);
     let files = ok(&context, "conexiom.file_list", json!({ "document_id": id })).await;
     assert!(files.as_array().unwrap().iter().all(|file| file["DocumentId"] == id));
     assert_output("file_list", &files);
