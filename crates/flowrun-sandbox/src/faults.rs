@@ -252,6 +252,8 @@ pub async fn middleware(State(state): State<Arc<SandboxState>>, request: Request
                 ErrorShape::OneCrm
             } else if path.starts_with(crate::exact::PREFIX) {
                 ErrorShape::OData
+            } else if path.starts_with(crate::conexiom::PREFIX) {
+                ErrorShape::AspNet
             } else {
                 ErrorShape::Generic
             };
@@ -269,10 +271,13 @@ enum ErrorShape {
     OneCrm,
     /// Exact Online: `{"error":{"code":"","message":{"lang":"","value":…}}}`.
     OData,
+    /// Conexiom (ASP.NET Web API): `{"Message": …}`.
+    AspNet,
 }
 
 /// The injected status; its default body has the error shape of the simulator it replaces
-/// (1CRM: `{"message": ...}`, Exact: OData), so that clients parse it as they would a real one.
+/// (1CRM: `{"message": ...}`, Exact: OData, Conexiom: `{"Message": ...}`), so that clients
+/// parse it as they would a real one.
 fn status_response(status: u16, retry_after: Option<&str>, body: Option<String>, shape: ErrorShape) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = match body {
@@ -286,6 +291,9 @@ fn status_response(status: u16, retry_after: Option<&str>, body: Option<String>,
         }
         None if matches!(shape, ErrorShape::OneCrm) => {
             crate::onecrm::error(status, format!("injected fault: status {}", status.as_u16())).into_response()
+        }
+        None if matches!(shape, ErrorShape::AspNet) => {
+            crate::conexiom::error(status, format!("injected fault: status {}", status.as_u16())).into_response()
         }
         None if matches!(shape, ErrorShape::OData) => {
             let message = format!("injected fault: status {}", status.as_u16());
