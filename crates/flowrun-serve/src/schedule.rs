@@ -86,10 +86,24 @@ impl CompiledSchedule {
         if self.catch_up == CatchUp::None {
             return None;
         }
-        let wall = self.zone.to_datetime(now);
-        let previous = self.cron.find_previous_occurrence(&as_chrono(wall)?, true).ok()?;
-        let at = self.instant(from_chrono(previous.naive_utc())?)?;
-        (at > last && at <= now).then_some(at)
+        self.previous_at_or_before(now).filter(|at| *at > last)
+    }
+
+    /// The latest tick at or before `now`.
+    pub fn previous_at_or_before(&self, now: Timestamp) -> Option<Timestamp> {
+        let mut wall = self.zone.to_datetime(now);
+        let mut inclusive = true;
+        for _ in 0..MAX_SKIPPED {
+            let previous = self.cron.find_previous_occurrence(&as_chrono(wall)?, inclusive).ok()?;
+            wall = from_chrono(previous.naive_utc())?;
+            inclusive = false;
+            let at = self.instant(wall)?;
+            // A time in a gap fires at the gap's end, which may be after `now`.
+            if at <= now {
+                return Some(at);
+            }
+        }
+        None
     }
 
     /// The instant a wall-clock time fires at: the time itself where it exists once, its first

@@ -172,3 +172,22 @@ proptest::proptest! {
         let _ = CompiledSchedule::new(&Schedule { cron, timezone: None, catch_up: None });
     }
 }
+
+#[test]
+fn the_latest_tick_at_or_before_an_instant() {
+    let half_past_two = schedule("30 2 * * *", Some("Europe/Amsterdam"), None);
+    // Before the gap ends, the gap's tick has not fired: the day before's did.
+    assert_eq!(
+        half_past_two.previous_at_or_before(at("2026-03-29T00:45:00Z")),
+        Some(at("2026-03-28T01:30:00Z"))
+    );
+    assert_eq!(
+        half_past_two.previous_at_or_before(at("2026-03-29T01:00:00Z")),
+        Some(at("2026-03-29T01:00:00Z"))
+    );
+    assert_eq!(
+        half_past_two.previous_at_or_before(at("2026-10-25T01:45:00Z")),
+        Some(at("2026-10-25T00:30:00Z")),
+        "in the fold's second pass, the tick of its first"
+    );
+}
