@@ -10,6 +10,8 @@
 //! - [`StateStore`]: the trait every backend implements, used as `Arc<dyn StateStore>`.
 //! - [`open`]: a store from a URL (`sqlite://.flowrun/state.db`), as `Arc<dyn StateStore>`.
 //! - [`SqliteStore`]: the embedded SQLite backend (`sqlite/`), the default.
+//! - [`PostgresStore`]: the Postgres backend (`postgres/`), for stores shared by processes
+//!   and hosts (`postgres://user:password@host:5432/database`).
 //! - [`model`]: the stored data ([`Run`], [`StepRecord`], [`Cursor`], [`Incomplete`],
 //!   [`TokenSet`]) and what operations take ([`NewRun`], [`FinishRun`], …).
 //! - [`StateError`]: every failure, typed.
@@ -31,8 +33,10 @@
 //! `resolve_incomplete`/`fail_incomplete` per replayed item, and `finish_run` again.
 //!
 //! # Contract
-//! - A write is committed before its call returns (WAL, `synchronous=NORMAL`: it survives the
-//!   process being killed, not a power loss). Calls from many tasks may run at once.
+//! - A write is committed before its call returns (SQLite: WAL, `synchronous=NORMAL`: it
+//!   survives the process being killed, not a power loss; Postgres: as the server's
+//!   `synchronous_commit` says). Calls from many tasks (and, on Postgres, many processes) may
+//!   run at once.
 //! - The store never receives secrets: rendered parameters, outputs and errors are redacted
 //!   by the engine first, and incomplete executions keep template inputs, never rendered
 //!   strings. OAuth tokens are the exception, stored in plain text in a file of mode 0600.
@@ -42,18 +46,20 @@
 //!   incomplete inputs are never truncated: storing one that large fails with
 //!   [`StateError::TooLarge`].
 //! - Times are [`jiff::Timestamp`]s, kept with millisecond precision; leases are measured by
-//!   the store's clock. Run and incomplete-execution ids are UUID v7 strings.
-//! - Nothing blocks a tokio worker: SQLite runs on sqlx's connection threads; large values
-//!   are (de)compressed on the blocking pool.
+//!   the store's clock (SQLite: the process's; Postgres: the server's `now()`, microsecond
+//!   precision). Run and incomplete-execution ids are UUID v7 strings.
+//! - Nothing blocks a tokio worker: SQLite runs on sqlx's connection threads, Postgres on
+//!   tokio's sockets; large values are (de)compressed on the blocking pool.
 //!
 //! # What it does not know
 //! Flows, templates, modules and secrets: it stores JSON the engine hands it. The trait holds
-//! no SQL, so a Postgres backend (for `serve` with many workers) implements the same trait.
+//! no SQL: the SQLite and the Postgres backends implement the same trait.
 
 pub mod model;
 
 mod error;
 mod payload;
+mod postgres;
 mod sqlite;
 mod store;
 
@@ -65,19 +71,27 @@ pub use crate::model::{
     RunFilter, RunStatus, StepRecord, StepStatus, TokenSet, UnknownStatus,
 };
 pub use crate::payload::{PayloadLimits, truncation_marker};
+pub use crate::postgres::{PostgresOptions, PostgresStore};
 pub use crate::sqlite::{SqliteOptions, SqliteStore, resolve_sqlite_url, sqlite_path};
 pub use crate::store::StateStore;
 
 /// The default store, relative to the project file's folder (see [`resolve_sqlite_url`]).
 pub const DEFAULT_URL: &str = "sqlite://.flowrun/state.db";
 
-/// Opens the store a URL names, with default options: `sqlite://…` for now (Postgres later).
+/// Opens the store a URL names, with default options: `sqlite://…` ([`SqliteStore`]), or
+/// `postgres://…` / `postgresql://…` ([`PostgresStore`]).
 pub async fn open(url: &str) -> Result<Arc<dyn StateStore>, StateError> {
     if url.starts_with("sqlite:") {
         return Ok(Arc::new(SqliteStore::open(url).await?));
     }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::open(url).await?));
+    }
     Err(StateError::InvalidUrl {
-        url: url.to_owned(),
-        reason: "unsupported scheme (expected `sqlite://path/to/state.db`)".to_owned(),
+        // Any URL may hold a password.
+        url: crate::postgres::shown_url(url),
+        reason: "unsupported scheme (expected `sqlite://path/to/state.db` or \
+                 `postgres://user:password@host:5432/database`)"
+            .to_owned(),
     })
 }

@@ -1,8 +1,7 @@
-use flowrun_state::{CursorUpdate, FinishRun, RunStatus, SqliteStore, StateError, StateStore};
+use flowrun_state::{CursorUpdate, FinishRun, RunStatus, StateError, StateStore};
 use serde_json::{Value, json};
-use sqlx::Connection;
 
-use crate::{OWNER, SHORT_LEASE, TestStore, create, new_run, outlive_short_lease};
+use crate::{Backend, OWNER, SHORT_LEASE, TestStore, backends, create, new_run, outlive_short_lease};
 
 fn finish_with_cursor(run_id: &str, status: RunStatus, cursor: Value) -> FinishRun {
     FinishRun {
@@ -32,10 +31,10 @@ async fn cursor_value(store: &dyn StateStore, step_id: &str) -> Option<Value> {
         .map(|cursor| cursor.value)
 }
 
-#[tokio::test]
-async fn success_and_partial_commit_their_cursors() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(success_and_partial_commit_their_cursors);
+async fn success_and_partial_commit_their_cursors(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     assert_eq!(cursor_value(store, "read").await, None);
 
     let first = create(store, "orders").await;
@@ -62,10 +61,10 @@ async fn success_and_partial_commit_their_cursors() {
     assert!(store.cursors("another-flow").await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn failed_and_cancelled_runs_commit_no_cursor() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(failed_and_cancelled_runs_commit_no_cursor);
+async fn failed_and_cancelled_runs_commit_no_cursor(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let first = create(store, "orders").await;
     store
         .finish_run(finish_with_cursor(&first.id, RunStatus::Success, json!(10)))
@@ -82,10 +81,10 @@ async fn failed_and_cancelled_runs_commit_no_cursor() {
     }
 }
 
-#[tokio::test]
-async fn a_killed_run_commits_no_cursor_and_is_found_abandoned() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(a_killed_run_commits_no_cursor_and_is_found_abandoned);
+async fn a_killed_run_commits_no_cursor_and_is_found_abandoned(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let first = create(store, "orders").await;
     store
         .finish_run(finish_with_cursor(&first.id, RunStatus::Success, json!(10)))
@@ -100,15 +99,15 @@ async fn a_killed_run_commits_no_cursor_and_is_found_abandoned() {
     let next = test.reopen().await;
     let abandoned = next.mark_abandoned().await.unwrap();
     assert_eq!(abandoned.iter().map(|run| &run.id).collect::<Vec<_>>(), [&killed.id]);
-    assert_eq!(cursor_value(&next, "read").await, Some(json!(10)));
+    assert_eq!(cursor_value(next.as_ref(), "read").await, Some(json!(10)));
 }
 
+backends!(the_status_and_the_cursors_commit_together_or_not_at_all);
 /// A failure inside the ending transaction, after the status was written and before the
-/// cursors were: nothing of it is visible, from this store or from another opened on the file.
-#[tokio::test]
-async fn the_status_and_the_cursors_commit_together_or_not_at_all() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+/// cursors were: nothing of it is visible, from this store or from another opened on the database.
+async fn the_status_and_the_cursors_commit_together_or_not_at_all(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let first = create(store, "orders").await;
     store
         .finish_run(finish_with_cursor(&first.id, RunStatus::Success, json!(10)))
@@ -116,22 +115,23 @@ async fn the_status_and_the_cursors_commit_together_or_not_at_all() {
         .unwrap();
     let run = create(store, "orders").await;
 
-    let url = format!("sqlite://{}", test.path().display());
-    let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::query(
+    test.execute(
         "CREATE TRIGGER crash_before_cursor BEFORE UPDATE ON cursors \
          BEGIN SELECT RAISE(ABORT, 'simulated crash'); END",
+        "CREATE FUNCTION crash() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'simulated crash'; END $$; \
+         CREATE TRIGGER crash_before_cursor BEFORE UPDATE ON cursors \
+         FOR EACH ROW EXECUTE FUNCTION crash();",
     )
-    .execute(&mut raw)
-    .await
-    .unwrap();
+    .await;
     let error = store
         .finish_run(finish_with_cursor(&run.id, RunStatus::Success, json!(20)))
         .await
         .unwrap_err();
     assert!(error.to_string().contains("simulated crash"), "{error:?}");
 
-    for view in [store, &test.reopen().await] {
+    let other = test.reopen().await;
+    for view in [store, other.as_ref()] {
         let stored = view.run(&run.id).await.unwrap().unwrap();
         assert_eq!(stored.status, RunStatus::Running);
         assert_eq!(stored.ended_at, None);
@@ -140,24 +140,24 @@ async fn the_status_and_the_cursors_commit_together_or_not_at_all() {
     }
 
     // Once the cause is gone, the same end commits both.
-    sqlx::query("DROP TRIGGER crash_before_cursor")
-        .execute(&mut raw)
-        .await
-        .unwrap();
-    raw.close().await.unwrap();
+    test.execute(
+        "DROP TRIGGER crash_before_cursor",
+        "DROP TRIGGER crash_before_cursor ON cursors",
+    )
+    .await;
     store
         .finish_run(finish_with_cursor(&run.id, RunStatus::Success, json!(20)))
         .await
         .unwrap();
-    let other: SqliteStore = test.reopen().await;
+    let other = test.reopen().await;
     assert_eq!(other.run(&run.id).await.unwrap().unwrap().status, RunStatus::Success);
-    assert_eq!(cursor_value(&other, "read").await, Some(json!(20)));
+    assert_eq!(cursor_value(other.as_ref(), "read").await, Some(json!(20)));
 }
 
-#[tokio::test]
-async fn a_cursor_too_large_to_keep_whole_fails_the_end_and_changes_nothing() {
-    let test = TestStore::with_options(crate::small_limits()).await;
-    let store = &test.store;
+backends!(a_cursor_too_large_to_keep_whole_fails_the_end_and_changes_nothing);
+async fn a_cursor_too_large_to_keep_whole_fails_the_end_and_changes_nothing(backend: Backend) {
+    let test = TestStore::with_limits(backend, crate::small_limits()).await;
+    let store = test.store.as_ref();
     let run = create(store, "orders").await;
     let huge = json!("x".repeat(100 * 1024));
     let error = store

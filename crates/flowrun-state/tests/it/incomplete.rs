@@ -1,7 +1,7 @@
-use flowrun_state::{IncompleteStatus, NewIncomplete, StateError, StateStore};
+use flowrun_state::{IncompleteStatus, NewIncomplete, StateError};
 use serde_json::json;
 
-use crate::{TestStore, create, small_limits};
+use crate::{Backend, TestStore, backends, create, small_limits};
 
 fn broken(run_id: &str, index: u64) -> NewIncomplete {
     NewIncomplete {
@@ -18,10 +18,10 @@ fn broken(run_id: &str, index: u64) -> NewIncomplete {
     }
 }
 
-#[tokio::test]
-async fn incomplete_executions_are_stored_listed_failed_again_and_resolved() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(incomplete_executions_are_stored_listed_failed_again_and_resolved);
+async fn incomplete_executions_are_stored_listed_failed_again_and_resolved(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let run = create(store, "orders").await;
     let other = create(store, "orders").await;
     let first = store.add_incomplete(broken(&run.id, 3)).await.unwrap();
@@ -74,10 +74,10 @@ async fn incomplete_executions_are_stored_listed_failed_again_and_resolved() {
     ));
 }
 
-#[tokio::test]
-async fn inputs_are_kept_whole_compressed_or_refused() {
-    let test = TestStore::with_options(small_limits()).await;
-    let store = &test.store;
+backends!(inputs_are_kept_whole_compressed_or_refused);
+async fn inputs_are_kept_whole_compressed_or_refused(backend: Backend) {
+    let test = TestStore::with_limits(backend, small_limits()).await;
+    let store = test.store.as_ref();
     let run = create(store, "orders").await;
     let mut large = broken(&run.id, 1);
     large.inputs = json!({"item": (0..500).collect::<Vec<_>>(), "index": 1});

@@ -1,6 +1,6 @@
-use flowrun_state::{FinishRun, NewRun, ResumeRun, RunStatus, StateError, StateStore};
+use flowrun_state::{FinishRun, NewRun, ResumeRun, RunStatus, StateError};
 
-use crate::{LEASE, OWNER, SHORT_LEASE, TestStore, new_run, outlive_short_lease};
+use crate::{Backend, LEASE, OWNER, SHORT_LEASE, TestStore, backends, new_run, outlive_short_lease};
 
 fn locking(flow_id: &str, lease: std::time::Duration) -> NewRun {
     NewRun {
@@ -22,10 +22,10 @@ fn ended(run_id: &str, status: RunStatus) -> FinishRun {
     }
 }
 
-#[tokio::test]
-async fn a_second_run_of_a_locked_flow_is_refused_with_the_holder() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(a_second_run_of_a_locked_flow_is_refused_with_the_holder);
+async fn a_second_run_of_a_locked_flow_is_refused_with_the_holder(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let holder = store.create_run(locking("orders", LEASE)).await.unwrap();
     assert_eq!(store.flow_lock_holder("orders").await.unwrap(), Some(holder.id.clone()));
 
@@ -60,10 +60,10 @@ async fn a_second_run_of_a_locked_flow_is_refused_with_the_holder() {
     store.create_run(locking("orders", LEASE)).await.unwrap();
 }
 
-#[tokio::test]
-async fn a_lock_is_taken_over_only_after_its_lease_expired() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(a_lock_is_taken_over_only_after_its_lease_expired);
+async fn a_lock_is_taken_over_only_after_its_lease_expired(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let holder = store.create_run(locking("orders", SHORT_LEASE)).await.unwrap();
     // A heartbeat keeps it.
     store.heartbeat(&holder.id, OWNER, SHORT_LEASE).await.unwrap();
@@ -85,24 +85,21 @@ async fn a_lock_is_taken_over_only_after_its_lease_expired() {
     ));
 }
 
-#[tokio::test]
-async fn abandoning_a_run_frees_its_flow() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(abandoning_a_run_frees_its_flow);
+async fn abandoning_a_run_frees_its_flow(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let holder = store.create_run(locking("orders", SHORT_LEASE)).await.unwrap();
     outlive_short_lease().await;
     assert_eq!(store.mark_abandoned().await.unwrap()[0].id, holder.id);
-    let row_count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM flow_locks")
-        .fetch_one(&mut sqlx_connection(&test).await)
-        .await
-        .unwrap();
+    let row_count = test.count("flow_locks").await;
     assert_eq!(row_count, 0);
 }
 
-#[tokio::test]
-async fn acquire_and_release_for_a_resumed_run() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(acquire_and_release_for_a_resumed_run);
+async fn acquire_and_release_for_a_resumed_run(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let first = store.create_run(locking("orders", SHORT_LEASE)).await.unwrap();
     store.finish_run(ended(&first.id, RunStatus::Partial)).await.unwrap();
     let second = store.create_run(locking("orders", LEASE)).await.unwrap();
@@ -137,11 +134,4 @@ async fn acquire_and_release_for_a_resumed_run() {
         store.acquire_flow_lock("orders", &first.id).await.unwrap_err(),
         StateError::RunNotRunning { .. }
     ));
-}
-
-async fn sqlx_connection(test: &TestStore) -> sqlx::SqliteConnection {
-    use sqlx::Connection;
-    sqlx::SqliteConnection::connect(&format!("sqlite://{}", test.path().display()))
-        .await
-        .unwrap()
 }

@@ -1,10 +1,10 @@
 use flowrun_state::{SqliteStore, StateError, StateStore};
 
-use crate::{TestStore, create, url_in};
+use crate::{SqliteTest, create, url_in};
 
 #[tokio::test]
 async fn a_fresh_file_gets_the_schema_and_a_reopened_one_keeps_its_data() {
-    let test = TestStore::new().await;
+    let test = SqliteTest::new().await;
     assert!(test.path().exists());
     let run = create(&test.store, "orders").await;
     test.store.close().await;
@@ -18,7 +18,7 @@ async fn a_fresh_file_gets_the_schema_and_a_reopened_one_keeps_its_data() {
 
 #[tokio::test]
 async fn the_journal_is_wal() {
-    let test = TestStore::new().await;
+    let test = SqliteTest::new().await;
     create(&test.store, "orders").await;
     let wal = test.path().with_file_name("state.db-wal");
     assert!(wal.exists(), "expected {}", wal.display());
@@ -29,7 +29,7 @@ async fn the_journal_is_wal() {
 async fn the_file_and_its_journal_are_private_to_the_owner() {
     use std::os::unix::fs::PermissionsExt;
 
-    let test = TestStore::new().await;
+    let test = SqliteTest::new().await;
     create(&test.store, "orders").await;
     for name in ["state.db", "state.db-wal", "state.db-shm"] {
         let path = test.path().with_file_name(name);
@@ -56,7 +56,7 @@ async fn an_existing_file_readable_by_others_is_narrowed_to_the_owner() {
 #[tokio::test]
 async fn bad_urls_are_refused_with_the_reason() {
     for (url, reason) in [
-        ("postgres://localhost/x", "unsupported scheme"),
+        ("mysql://localhost/x", "unsupported scheme"),
         ("sqlite://", "the path is empty"),
         ("sqlite://:memory:", "must be a file path"),
         ("sqlite://state.db?mode=rwc", "query parameters"),

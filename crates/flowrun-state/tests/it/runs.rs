@@ -1,7 +1,7 @@
-use flowrun_state::{FinishRun, ResumeRun, RunFilter, RunStatus, StateError, StateStore};
+use flowrun_state::{FinishRun, ResumeRun, RunFilter, RunStatus, StateError};
 use serde_json::json;
 
-use crate::{LEASE, OWNER, SHORT_LEASE, TestStore, create, new_run, outlive_short_lease, step};
+use crate::{Backend, LEASE, OWNER, SHORT_LEASE, TestStore, backends, create, new_run, outlive_short_lease, step};
 
 fn finish(run_id: &str, status: RunStatus) -> FinishRun {
     FinishRun {
@@ -14,10 +14,10 @@ fn finish(run_id: &str, status: RunStatus) -> FinishRun {
     }
 }
 
-#[tokio::test]
-async fn a_run_lives_from_creation_through_heartbeats_to_its_end() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(a_run_lives_from_creation_through_heartbeats_to_its_end);
+async fn a_run_lives_from_creation_through_heartbeats_to_its_end(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let run = create(store, "orders").await;
     assert_eq!(run.status, RunStatus::Running);
     assert_eq!(uuid::Uuid::parse_str(&run.id).unwrap().get_version_num(), 7);
@@ -47,10 +47,10 @@ async fn a_run_lives_from_creation_through_heartbeats_to_its_end() {
     assert_eq!(store.run_detail("no-such-run").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn a_run_ends_once_with_a_final_status_by_its_owner() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(a_run_ends_once_with_a_final_status_by_its_owner);
+async fn a_run_ends_once_with_a_final_status_by_its_owner(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let run = create(store, "orders").await;
 
     let error = store
@@ -101,10 +101,10 @@ async fn a_run_ends_once_with_a_final_status_by_its_owner() {
     assert!(matches!(error, StateError::RunNotFound { .. }), "{error}");
 }
 
-#[tokio::test]
-async fn runs_are_listed_newest_first_by_flow_and_status() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(runs_are_listed_newest_first_by_flow_and_status);
+async fn runs_are_listed_newest_first_by_flow_and_status(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let mut ids = Vec::new();
     for flow in ["a", "b", "a", "a"] {
         ids.push(create(store, flow).await.id);
@@ -148,10 +148,10 @@ async fn runs_are_listed_newest_first_by_flow_and_status() {
     assert_eq!(running_a.iter().map(|run| &run.id).collect::<Vec<_>>(), [&ids[3]]);
 }
 
-#[tokio::test]
-async fn only_runs_whose_lease_expired_are_marked_abandoned() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(only_runs_whose_lease_expired_are_marked_abandoned);
+async fn only_runs_whose_lease_expired_are_marked_abandoned(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let live = create(store, "orders").await;
     let mut short = new_run("orders");
     short.lease = SHORT_LEASE;
@@ -190,10 +190,10 @@ async fn only_runs_whose_lease_expired_are_marked_abandoned() {
     assert!(matches!(error, StateError::RunNotRunning { .. }), "{error}");
 }
 
-#[tokio::test]
-async fn an_abandoned_or_ended_run_resumes_but_a_live_one_does_not() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(an_abandoned_or_ended_run_resumes_but_a_live_one_does_not);
+async fn an_abandoned_or_ended_run_resumes_but_a_live_one_does_not(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let mut short = new_run("orders");
     short.lease = SHORT_LEASE;
     let run = store.create_run(short).await.unwrap();

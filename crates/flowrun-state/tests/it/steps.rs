@@ -2,14 +2,13 @@ use std::sync::Arc;
 
 use flowrun_state::{StateError, StateStore, StepStatus, truncation_marker};
 use serde_json::{Value, json};
-use sqlx::Connection;
 
-use crate::{TestStore, create, small_limits, step};
+use crate::{Backend, TestStore, backends, create, small_limits, step};
 
-#[tokio::test]
-async fn results_upsert_and_read_back_by_step_then_item() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(results_upsert_and_read_back_by_step_then_item);
+async fn results_upsert_and_read_back_by_step_then_item(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     let run = create(store, "orders").await;
     let record = |step_id: &str, item: Option<u64>| step(&run.id, step_id, item, json!({"n": item}));
 
@@ -53,9 +52,9 @@ async fn results_upsert_and_read_back_by_step_then_item() {
     assert!(store.step_records("no-such-run").await.unwrap().is_empty());
 }
 
-#[tokio::test]
-async fn a_result_for_an_unknown_run_is_refused() {
-    let test = TestStore::new().await;
+backends!(a_result_for_an_unknown_run_is_refused);
+async fn a_result_for_an_unknown_run_is_refused(backend: Backend) {
+    let test = TestStore::new(backend).await;
     let error = test
         .store
         .record_step(step("no-such-run", "fetch", None, json!(1)))
@@ -68,12 +67,12 @@ async fn a_result_for_an_unknown_run_is_refused() {
     );
 }
 
+backends!(large_outputs_are_compressed_and_huge_ones_truncated_visibly);
 /// Large outputs are stored compressed (smaller than their JSON) and read back whole;
 /// outputs over the hard limit are stored and read back as the marker.
-#[tokio::test]
-async fn large_outputs_are_compressed_and_huge_ones_truncated_visibly() {
-    let test = TestStore::with_options(small_limits()).await;
-    let store = &test.store;
+async fn large_outputs_are_compressed_and_huge_ones_truncated_visibly(backend: Backend) {
+    let test = TestStore::with_limits(backend, small_limits()).await;
+    let store = test.store.as_ref();
     let run = create(store, "orders").await;
     let large: Value = json!(
         (0..400)
@@ -104,26 +103,39 @@ async fn large_outputs_are_compressed_and_huge_ones_truncated_visibly() {
         Some(json!({"$truncated": true, "original_bytes": huge_bytes}))
     );
 
-    // On disk: plain JSON text for small values, a smaller BLOB for large ones.
-    let url = format!("sqlite://{}", test.path().display());
-    let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    let stored: Vec<(String, String, i64)> = sqlx::query_as(
-        "SELECT step_id, typeof(output_json), length(CAST(output_json AS BLOB)) \
-         FROM step_executions ORDER BY id",
-    )
-    .fetch_all(&mut raw)
-    .await
-    .unwrap();
+    // Stored: plain JSON text for small values, smaller zstd bytes for large ones (SQLite: a
+    // BLOB; Postgres: `bytea` starting with zstd's magic number, which JSON text never does).
+    let stored = stored_outputs(&test).await;
     assert_eq!(stored[0].1, "text");
-    assert_eq!(stored[1].1, "blob");
+    assert_eq!(stored[1].1, "zstd");
     assert!((stored[1].2 as usize) < large_bytes / 4, "{stored:?}");
     assert_eq!(stored[2].1, "text");
 }
 
-#[tokio::test]
-async fn concurrent_writers_all_land() {
-    let test = TestStore::new().await;
-    let store: Arc<dyn StateStore> = Arc::new(test.store.clone());
+/// (step, "text" or "zstd", stored bytes) of each step row, in the order written.
+async fn stored_outputs(test: &TestStore) -> Vec<(String, String, i64)> {
+    match test.backend {
+        Backend::Sqlite => sqlx::query_as(
+            "SELECT step_id, CASE typeof(output_json) WHEN 'blob' THEN 'zstd' ELSE typeof(output_json) END, \
+             length(CAST(output_json AS BLOB)) FROM step_executions ORDER BY id",
+        )
+        .fetch_all(&mut test.sqlite_connection().await)
+        .await
+        .unwrap(),
+        Backend::Postgres => sqlx::query_as(
+            "SELECT step_id, CASE WHEN substring(output_json FROM 1 FOR 4) = '\\x28b52ffd'::bytea \
+             THEN 'zstd' ELSE 'text' END, length(output_json)::int8 FROM step_executions ORDER BY id",
+        )
+        .fetch_all(&mut test.postgres_connection().await)
+        .await
+        .unwrap(),
+    }
+}
+
+backends!(concurrent_writers_all_land);
+async fn concurrent_writers_all_land(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store: Arc<dyn StateStore> = Arc::clone(&test.store);
     let run = create(store.as_ref(), "orders").await;
     let mut tasks = Vec::new();
     for task in 0..8u64 {
@@ -149,13 +161,16 @@ async fn concurrent_writers_all_land() {
     }
 }
 
+backends!(
+    concurrent_results_are_all_committed_and_a_bad_one_fails_alone,
+    multi_thread
+);
 /// Results that finish together share commits; each caller still hears of its own record, and
 /// one bad record fails alone.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_results_are_all_committed_and_a_bad_one_fails_alone() {
-    let test = TestStore::new().await;
+async fn concurrent_results_are_all_committed_and_a_bad_one_fails_alone(backend: Backend) {
+    let test = TestStore::new(backend).await;
     let store = test.store.clone();
-    let run = create(&store, "fanout").await;
+    let run = create(store.as_ref(), "fanout").await;
     let mut tasks = tokio::task::JoinSet::new();
     for index in 0..300u64 {
         let (store, run_id) = (store.clone(), run.id.clone());

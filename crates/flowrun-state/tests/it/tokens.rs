@@ -1,6 +1,6 @@
-use flowrun_state::{StateStore, TokenSet};
+use flowrun_state::TokenSet;
 
-use crate::TestStore;
+use crate::{Backend, TestStore, backends};
 
 fn tokens(access: &str) -> TokenSet {
     TokenSet {
@@ -12,10 +12,10 @@ fn tokens(access: &str) -> TokenSet {
     }
 }
 
-#[tokio::test]
-async fn token_sets_are_stored_replaced_and_deleted_per_connection() {
-    let test = TestStore::new().await;
-    let store = &test.store;
+backends!(token_sets_are_stored_replaced_and_deleted_per_connection);
+async fn token_sets_are_stored_replaced_and_deleted_per_connection(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    let store = test.store.as_ref();
     assert_eq!(store.token("exact:main").await.unwrap(), None);
     store.put_token("exact:main", tokens("first")).await.unwrap();
     store.put_token("onecrm:main", tokens("other")).await.unwrap();
