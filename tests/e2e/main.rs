@@ -42,5 +42,6 @@ mod run;
 mod runs;
 mod sandbox;
 mod schema;
+mod serve;
 mod util;
 mod validate_tests;

@@ -28,6 +28,7 @@ pub mod retry;
 pub mod runtime;
 pub mod schema;
 pub mod testing;
+pub mod trigger;
 
 #[cfg(test)]
 mod tests;

@@ -56,6 +56,12 @@ pub trait Connector: Send + Sync {
     fn client_settings(&self, _config: &Json) -> Option<Result<crate::client::ClientSettings, ModuleError>> {
         None
     }
+
+    /// The trigger of that name (`onecrm.new_event`), for connectors whose events start flows
+    /// under `flowrun serve`.
+    fn trigger(&self, _name: &str) -> Option<Arc<dyn crate::trigger::Trigger>> {
+        None
+    }
 }
 
 /// What a module call may use besides its parameters.

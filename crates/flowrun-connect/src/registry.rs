@@ -38,6 +38,12 @@ impl Registry {
         self.connector(connector)?.module(module)
     }
 
+    /// The connector trigger a flow's trigger key names (`onecrm.new_event`).
+    pub fn trigger(&self, key: &str) -> Option<Arc<dyn crate::trigger::Trigger>> {
+        let (connector, trigger) = key.split_once('.')?;
+        self.connector(connector)?.trigger(trigger)
+    }
+
     /// The catalog of every registered connector, for the validator and the schemas.
     pub fn catalog(&self) -> Catalog {
         Catalog::new(self.connectors.values().map(|connector| connector.spec()).collect())

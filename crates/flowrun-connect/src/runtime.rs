@@ -24,6 +24,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// A rendered connection config (kept alive) and its client.
 type ConfigClient = (Arc<serde_json::Value>, Arc<HttpClient>);
 
+/// Told of every HTTP attempt: the connection's name (`(none)` without one) and the status, or
+/// the error kind when no answer came (`timeout`, `connect`…). `flowrun serve` counts them.
+pub type HttpObserver = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
 /// The process's HTTP clients and token store.
 pub struct HttpRuntime {
     pool: reqwest::Client,
@@ -38,6 +42,7 @@ pub struct HttpRuntime {
     /// first skips building the key.
     by_config: Mutex<HashMap<usize, ConfigClient>>,
     unconnected: std::sync::OnceLock<Arc<HttpClient>>,
+    observer: Option<HttpObserver>,
 }
 
 impl Default for HttpRuntime {
@@ -63,7 +68,15 @@ impl HttpRuntime {
             clients: Mutex::new(HashMap::new()),
             by_config: Mutex::new(HashMap::new()),
             unconnected: std::sync::OnceLock::new(),
+            observer: None,
         }
+    }
+
+    /// The same runtime telling `observer` of every HTTP attempt (set before the first client
+    /// is made).
+    pub fn with_observer(mut self, observer: HttpObserver) -> HttpRuntime {
+        self.observer = Some(observer);
+        self
     }
 
     /// The same runtime recording or replaying exchanges.
@@ -123,6 +136,7 @@ impl HttpRuntime {
             self.pool.clone(),
             &self.tokens,
             &self.tape,
+            self.observer.clone(),
         )?);
         if let Ok(mut clients) = self.clients.lock() {
             // Another call may have made it meanwhile: keep the first, so all share one.

@@ -67,8 +67,8 @@ use std::sync::Arc;
 
 pub use crate::error::StateError;
 pub use crate::model::{
-    Cursor, CursorUpdate, FinishRun, Incomplete, IncompleteStatus, NewIncomplete, NewRun, ResumeRun, Run, RunDetail,
-    RunFilter, RunStatus, StepRecord, StepStatus, TokenSet, UnknownStatus,
+    Claim, Cursor, CursorUpdate, Enqueued, FinishRun, Incomplete, IncompleteStatus, NewIncomplete, NewRun, QueuedRun,
+    ResumeRun, Run, RunDetail, RunFilter, RunStatus, StepRecord, StepStatus, TokenSet, UnknownStatus,
 };
 pub use crate::payload::{PayloadLimits, truncation_marker};
 pub use crate::postgres::{PostgresOptions, PostgresStore};

@@ -170,6 +170,48 @@ pub struct Run {
     pub lease_owner: Option<String>,
     /// While `running`: when the run counts as dead unless a heartbeat comes first.
     pub lease_expires_at: Option<Timestamp>,
+    /// The delivery's or the tick's identity it was queued under ([`QueuedRun::dedupe_key`]).
+    pub dedupe_key: Option<String>,
+    /// It came through the queue (`flowrun serve`): when its lease expires a worker takes it
+    /// over ([`requeue_expired`](crate::StateStore::requeue_expired)); it is never marked
+    /// `abandoned`.
+    pub enqueued: bool,
+}
+
+/// A run to put in the queue (`flowrun serve`): stored as `queued`, claimed later by a worker.
+#[derive(Debug, Clone)]
+pub struct QueuedRun {
+    pub flow_id: String,
+    pub flow_version: String,
+    pub trigger: Option<Value>,
+    pub inputs: Option<Value>,
+    /// A delivery's or a tick's identity: when a run of the flow with this key exists (any
+    /// status), it is returned as [`Enqueued::Duplicate`] and nothing is inserted. One run per
+    /// key across every process (a unique index decides a race).
+    pub dedupe_key: Option<String>,
+    /// Insert nothing when the flow has a run `queued` or `running` (a schedule's overlap
+    /// rule): [`Enqueued::Skipped`].
+    pub skip_if_active: bool,
+}
+
+/// What [`enqueue_run`](crate::StateStore::enqueue_run) did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Enqueued {
+    /// The run is queued, committed.
+    Created(Run),
+    /// A run with the same dedupe key was there already: this one.
+    Duplicate(Run),
+    /// The flow has this run queued or running, and `skip_if_active` was asked.
+    Skipped { active_run_id: String },
+}
+
+/// Which run a worker may claim, and under which lease.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub lease_owner: String,
+    pub lease: Duration,
+    /// Only runs of these flows (those the worker serves); `None`: any flow.
+    pub flow_ids: Option<Vec<String>>,
 }
 
 /// Take an existing run up again (`runs retry`, or `flowrun serve` after a lease expired).

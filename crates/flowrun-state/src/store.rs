@@ -7,8 +7,8 @@ use jiff::Timestamp;
 
 use crate::error::StateError;
 use crate::model::{
-    Cursor, FinishRun, Incomplete, IncompleteStatus, NewIncomplete, NewRun, ResumeRun, Run, RunDetail, RunFilter,
-    StepRecord, TokenSet,
+    Claim, Cursor, Enqueued, FinishRun, Incomplete, IncompleteStatus, NewIncomplete, NewRun, QueuedRun, ResumeRun, Run,
+    RunDetail, RunFilter, RunStatus, StepRecord, TokenSet,
 };
 
 /// Durable state of runs, behind `Arc<dyn StateStore>`.
@@ -40,7 +40,8 @@ pub trait StateStore: Send + Sync {
     async fn heartbeat(&self, run_id: &str, lease_owner: &str, lease: Duration) -> Result<Timestamp, StateError>;
 
     /// Marks every `running` run whose lease expired as `abandoned` (releasing its flow lock)
-    /// and returns them.
+    /// and returns them. Runs that came through the queue are left alone: a serve worker
+    /// takes them over ([`requeue_expired`](Self::requeue_expired)).
     async fn mark_abandoned(&self) -> Result<Vec<Run>, StateError>;
 
     /// Ends a run, in ONE transaction: sets the final status, output and error; when the status
@@ -125,4 +126,56 @@ pub trait StateStore: Send + Sync {
 
     /// The run holding the flow lock under a live lease, if any.
     async fn flow_lock_holder(&self, flow_id: &str) -> Result<Option<String>, StateError>;
+
+    // ---- The queue (`flowrun serve`) ----
+
+    /// Queues a run (see [`QueuedRun`] for the dedupe key and the overlap rule), committed
+    /// when it returns, and wakes the waiters of [`wait_for_queued`](Self::wait_for_queued).
+    async fn enqueue_run(&self, run: QueuedRun) -> Result<Enqueued, StateError>;
+
+    /// Takes the oldest claimable queued run (of `claim.flow_ids`), atomically: sets it
+    /// `running` under the claim's lease. Claimers in many processes never get the same run
+    /// and never wait for each other. A run taken over from a dead worker may have step
+    /// records already.
+    async fn claim_run(&self, claim: Claim) -> Result<Option<Run>, StateError>;
+
+    /// Hands a running run back to the queue, claimable again after `delay`; releases its flow
+    /// lock. Fails with [`StateError::LeaseLost`] or [`StateError::RunNotRunning`] when the
+    /// caller does not hold it.
+    async fn release_run(&self, run_id: &str, lease_owner: &str, delay: Duration) -> Result<(), StateError>;
+
+    /// Puts every queued-then-claimed (`enqueued`) run whose lease expired back in the queue,
+    /// releasing its flow lock, and returns them: the runs of workers that died.
+    async fn requeue_expired(&self) -> Result<Vec<Run>, StateError>;
+
+    /// Queued runs not claimed yet.
+    async fn queue_depth(&self) -> Result<u64, StateError>;
+
+    /// How many runs are stored in each status (statuses without runs may be missing).
+    async fn count_runs(&self) -> Result<Vec<(RunStatus, u64)>, StateError>;
+
+    /// Returns when a run may have become claimable (an enqueue, a hand-back, a requeue: in
+    /// this process, or on Postgres in any process), or after `timeout`. A hint: callers poll
+    /// too.
+    async fn wait_for_queued(&self, timeout: Duration);
+
+    // ---- Trigger state (`flowrun serve`'s connector triggers) ----
+
+    /// A value a flow's trigger keeps (a callback token, a polling cursor).
+    async fn trigger_state(&self, flow_id: &str, key: &str) -> Result<Option<serde_json::Value>, StateError>;
+
+    /// Stores (replaces) a trigger value.
+    async fn put_trigger_state(&self, flow_id: &str, key: &str, value: serde_json::Value) -> Result<(), StateError>;
+
+    /// Stores `value` unless one is there; returns the value stored now, so processes racing
+    /// to make one agree on the first.
+    async fn insert_trigger_state(
+        &self,
+        flow_id: &str,
+        key: &str,
+        value: serde_json::Value,
+    ) -> Result<serde_json::Value, StateError>;
+
+    /// Deletes a trigger value; returns whether there was one.
+    async fn delete_trigger_state(&self, flow_id: &str, key: &str) -> Result<bool, StateError>;
 }

@@ -83,6 +83,29 @@ Examples:
   flowrun sandbox --port 9000 --format json"
     )]
     Sandbox(SandboxArgs),
+    /// Run a folder of flows unattended: schedules, webhooks and connector triggers.
+    #[command(
+        after_help = "Loads and validates every flow under DIR (default: the current folder); an invalid flow is
+reported and not served, the others are. Changed files are reloaded without a restart.
+Every trigger queues its run durably in the state store before it is acknowledged; workers (in
+this process, and in every other `flowrun serve` sharing a Postgres store) claim and run them.
+A worker that dies is taken over once its lease expires; nothing finished is run again.
+
+Routes: POST /hooks/<path> (webhook triggers), POST /triggers/<flow>/<token> (connector
+callbacks), GET /healthz, GET /metrics (Prometheus). The first line of stdout is
+`flowrun serve listening on http://ADDR`; logs are JSON lines on stderr (--log-format text for
+people). SIGTERM or Ctrl-C: stop taking work, let running runs finish for --shutdown-timeout,
+then hand them back to the queue. docs/serve.md describes it all.
+
+Exit status: 0 stopped by a signal, 1 the store cannot be opened or the address is taken,
+2 no such folder or an invalid project file.
+
+Examples:
+  flowrun serve flows/
+  flowrun serve flows/ --listen 0.0.0.0:8080 --public-url https://hooks.example.com
+  flowrun serve flows/ --state postgres://flowrun@db:5432/flowrun --workers 8"
+    )]
+    Serve(ServeArgs),
     /// Run flow tests (`*.test.yaml`) offline: step mocks, recorded HTTP, expected results.
     #[command(
         after_help = "Each test file names its flow (`flow:`, relative to the test file); each case runs the flow
@@ -450,3 +473,45 @@ pub struct SandboxArgs {
 
 /// The port `flowrun sandbox` listens on by default.
 pub const DEFAULT_SANDBOX_PORT: u16 = 8787;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The folder of the flows; default: the current folder.
+    pub dir: Option<PathBuf>,
+    /// The address to listen on; port 0 picks a free one (printed on the first line).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Runs executed at once by this process.
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub workers: usize,
+    /// The state store (`sqlite://…` or `postgres://…`); default: the project's.
+    #[arg(long, value_name = "URL")]
+    pub state: Option<String>,
+    /// The base URL services call back (connector triggers such as 1CRM's New Event), as they
+    /// reach this server: e.g. https://hooks.example.com. Default: the listen address.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// A profile of the project file.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// A dotenv file of secrets, read instead of the project's `secrets_file`.
+    #[arg(long, value_name = "FILE")]
+    pub secrets: Option<PathBuf>,
+    /// How to write logs on stderr: JSON lines (default) or text.
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    pub log_format: LogFormat,
+    /// Module calls in flight at once in one run.
+    #[arg(long, value_name = "N", default_value_t = flowrun_engine::run::DEFAULT_MAX_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    pub max_concurrency: usize,
+    /// How long a run's lease lasts without a heartbeat (default 30s): a run of a worker that
+    /// died is taken over this long after its last heartbeat.
+    #[arg(long, value_name = "DURATION")]
+    pub lease: Option<flowrun_flow::Duration>,
+    /// On SIGTERM: how long running runs may take to finish before they are handed back to
+    /// the queue (default 30s).
+    #[arg(long, value_name = "DURATION")]
+    pub shutdown_timeout: Option<flowrun_flow::Duration>,
+    /// Do not watch the folder for changed flows.
+    #[arg(long)]
+    pub no_watch: bool,
+}

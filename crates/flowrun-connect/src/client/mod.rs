@@ -51,6 +51,7 @@ pub struct HttpClient {
     timeout: Duration,
     max_response_size: u64,
     tape: Tape,
+    observer: Option<crate::runtime::HttpObserver>,
 }
 
 impl HttpClient {
@@ -60,6 +61,7 @@ impl HttpClient {
         inner: reqwest::Client,
         tokens: &Arc<dyn crate::auth::TokenStore>,
         tape: &Tape,
+        observer: Option<crate::runtime::HttpObserver>,
     ) -> Result<HttpClient, ModuleError> {
         let name: Arc<str> = connection.clone().unwrap_or_else(|| "(none)".into());
         let base_url = settings
@@ -93,6 +95,7 @@ impl HttpClient {
                 .max_response_size
                 .map_or(DEFAULT_MAX_RESPONSE_SIZE, |s| s.0),
             tape: tape.clone(),
+            observer,
         })
     }
 
@@ -164,6 +167,13 @@ impl HttpClient {
                 _ => None,
             };
             let (result, token) = self.send_once(context, request).await;
+            if let Some(observer) = &self.observer {
+                let status = match &result {
+                    Ok(response) => response.status.to_string(),
+                    Err(error) => error.kind.as_str().to_owned(),
+                };
+                observer(self.connection.as_deref().unwrap_or("(none)"), &status);
+            }
             let error = match result {
                 Ok(response)
                     if (200..300).contains(&response.status) || request.ok_status.contains(&response.status) =>

@@ -7,6 +7,7 @@
 //! the store `record.rs`, the template context `context.rs`.
 
 mod attempt;
+mod claimed;
 mod context;
 mod outcome;
 mod preview;
@@ -498,6 +499,30 @@ fn render_connections(plan: &Plan, scope: &Scope) -> HashMap<String, Result<Arc<
             (name.clone(), rendered)
         })
         .collect()
+}
+
+/// The names a template outside a run reads (a trigger's connection, a webhook's `secret` and
+/// `dedupe`): `env`, `secrets`, `flow.id`, and `trigger` when there is one. `run` and `steps`
+/// are not there: no run exists yet.
+pub fn trigger_scope(
+    flow_id: &str,
+    env: &IndexMap<String, String>,
+    secrets: &IndexMap<String, Secret>,
+    trigger: Option<&Json>,
+) -> Scope {
+    let mut scope = Scope::new(Runtime::default());
+    scope
+        .set("trigger", trigger.map_or(Value::from(()), flowrun_expr::from_json))
+        .set(
+            "env",
+            Value::from_pairs(
+                env.iter()
+                    .map(|(name, value)| (name.as_str(), Value::from(value.as_str()))),
+            ),
+        )
+        .set("flow", Value::from_pairs([("id", Value::from(flow_id))]))
+        .set_secrets(secrets.clone());
+    scope
 }
 
 /// The template value of a step's output (JSON from modules).

@@ -107,7 +107,7 @@ impl Engine {
 
 /// Decides, from the stored records, which steps are done, which replay incomplete
 /// executions, and which run again.
-fn load(plan: &Plan, records: &[StepRecord], open: Vec<Incomplete>) -> Loaded {
+pub(super) fn load(plan: &Plan, records: &[StepRecord], open: Vec<Incomplete>) -> Loaded {
     let index_of = |id: &str| plan.main_steps().iter().position(|step| step.id == id);
     let mut incompletes: HashMap<usize, Vec<Incomplete>> = HashMap::new();
     for incomplete in open {

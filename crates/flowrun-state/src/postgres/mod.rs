@@ -31,6 +31,7 @@ mod batch;
 mod bind;
 mod incomplete;
 mod open;
+mod queue;
 mod runs;
 mod steps;
 mod tokens;
@@ -45,8 +46,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 
 use crate::error::StateError;
 use crate::model::{
-    Cursor, FinishRun, Incomplete, IncompleteStatus, NewIncomplete, NewRun, ResumeRun, Run, RunFilter, StepRecord,
-    TokenSet,
+    Claim, Cursor, Enqueued, FinishRun, Incomplete, IncompleteStatus, NewIncomplete, NewRun, QueuedRun, ResumeRun, Run,
+    RunFilter, RunStatus, StepRecord, TokenSet,
 };
 use crate::payload::PayloadLimits;
 use crate::store::StateStore;
@@ -91,6 +92,8 @@ pub struct PostgresStore {
     steps: batch::StepWriter,
     limits: PayloadLimits,
     url: open::ShownUrl,
+    /// Wakes `wait_for_queued` on `NOTIFY flowrun_queue` from any process (queue.rs).
+    queue_signal: std::sync::Arc<queue::QueueSignal>,
 }
 
 impl PostgresStore {
@@ -130,6 +133,7 @@ impl PostgresStore {
             steps,
             limits: options.limits,
             url: shown,
+            queue_signal: std::sync::Arc::new(queue::QueueSignal::new()),
         })
     }
 
@@ -282,5 +286,49 @@ impl StateStore for PostgresStore {
 
     async fn flow_lock_holder(&self, flow_id: &str) -> Result<Option<String>, StateError> {
         self.flow_lock_holder_impl(flow_id).await
+    }
+
+    async fn enqueue_run(&self, run: QueuedRun) -> Result<Enqueued, StateError> {
+        self.enqueue_run_impl(run).await
+    }
+
+    async fn claim_run(&self, claim: Claim) -> Result<Option<Run>, StateError> {
+        self.claim_run_impl(claim).await
+    }
+
+    async fn release_run(&self, run_id: &str, lease_owner: &str, delay: Duration) -> Result<(), StateError> {
+        self.release_run_impl(run_id, lease_owner, delay).await
+    }
+
+    async fn requeue_expired(&self) -> Result<Vec<Run>, StateError> {
+        self.requeue_expired_impl().await
+    }
+
+    async fn queue_depth(&self) -> Result<u64, StateError> {
+        self.queue_depth_impl().await
+    }
+
+    async fn count_runs(&self) -> Result<Vec<(RunStatus, u64)>, StateError> {
+        self.count_runs_impl().await
+    }
+
+    async fn wait_for_queued(&self, timeout: Duration) {
+        self.wait_for_queued_impl(timeout).await;
+    }
+
+    async fn trigger_state(&self, flow_id: &str, key: &str) -> Result<Option<Value>, StateError> {
+        self.trigger_state_impl(flow_id, key).await
+    }
+
+    async fn put_trigger_state(&self, flow_id: &str, key: &str, value: Value) -> Result<(), StateError> {
+        self.put_trigger_state_impl(flow_id, key, value).await
+    }
+
+    async fn insert_trigger_state(&self, flow_id: &str, key: &str, value: Value) -> Result<Value, StateError> {
+        self.insert_trigger_state_impl(flow_id, key, value).await
+    }
+
+    async fn delete_trigger_state(&self, flow_id: &str, key: &str) -> Result<bool, StateError> {
+        self.delete_trigger_state_impl(flow_id, key).await
     }
 }

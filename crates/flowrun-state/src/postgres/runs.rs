@@ -12,15 +12,16 @@ use crate::error::StateError;
 use crate::model::{Cursor, FinishRun, NewRun, ResumeRun, Run, RunFilter, RunStatus};
 use crate::payload::{self, Encoded, OverLimit, PayloadLimits};
 
-const RUN_COLUMNS: &str = "id, flow_id, flow_version, trigger_json, inputs_json, status, \
-     error_json, output_json, created_at, started_at, ended_at, lease_owner, lease_expires_at";
+pub(super) const RUN_COLUMNS: &str = "id, flow_id, flow_version, trigger_json, inputs_json, status, \
+     error_json, output_json, created_at, started_at, ended_at, lease_owner, lease_expires_at, \
+     dedupe_key, enqueued";
 
 /// How often `lock_flow_row` tries again when the lock row vanished between its insert and its
 /// select (its holder ended meanwhile). Each retry means another transaction committed.
 const LOCK_ROW_TRIES: u32 = 16;
 
 /// A run row as read, payloads still encoded.
-struct RunRow {
+pub(super) struct RunRow {
     id: String,
     flow_id: String,
     flow_version: String,
@@ -33,11 +34,13 @@ struct RunRow {
     started_at: Option<PgTime>,
     ended_at: Option<PgTime>,
     lease_owner: Option<String>,
+    dedupe_key: Option<String>,
+    enqueued: bool,
     lease_expires_at: Option<PgTime>,
 }
 
 impl RunRow {
-    fn read(row: &PgRow) -> Result<RunRow, sqlx::Error> {
+    pub(super) fn read(row: &PgRow) -> Result<RunRow, sqlx::Error> {
         Ok(RunRow {
             id: row.try_get("id")?,
             flow_id: row.try_get("flow_id")?,
@@ -52,6 +55,8 @@ impl RunRow {
             ended_at: row.try_get("ended_at")?,
             lease_owner: row.try_get("lease_owner")?,
             lease_expires_at: row.try_get("lease_expires_at")?,
+            dedupe_key: row.try_get("dedupe_key")?,
+            enqueued: row.try_get("enqueued")?,
         })
     }
 
@@ -76,6 +81,8 @@ impl RunRow {
             ended_at: timestamp_opt(self.ended_at),
             lease_expires_at: timestamp_opt(self.lease_expires_at),
             lease_owner: self.lease_owner,
+            dedupe_key: self.dedupe_key,
+            enqueued: self.enqueued,
             id: self.id,
             flow_id: self.flow_id,
             flow_version: self.flow_version,
@@ -103,7 +110,7 @@ struct PreparedFinish {
 }
 
 impl PostgresStore {
-    async fn decode_runs(&self, rows: Vec<PgRow>, operation: &str) -> Result<Vec<Run>, StateError> {
+    pub(super) async fn decode_runs(&self, rows: Vec<PgRow>, operation: &str) -> Result<Vec<Run>, StateError> {
         let rows = rows
             .iter()
             .map(RunRow::read)
@@ -141,6 +148,8 @@ impl PostgresStore {
             ended_at: None,
             lease_owner: Some(new_run.lease_owner),
             lease_expires_at: Some(expires),
+            dedupe_key: None,
+            enqueued: false,
         })
     }
 
@@ -354,7 +363,7 @@ impl PostgresStore {
 }
 
 /// The error for a run row (`status`, `lease_owner`) that `lease_owner` may not write to.
-fn ownership_error(row: &PgRow, run_id: &str, lease_owner: &str, operation: &str) -> Option<StateError> {
+pub(super) fn ownership_error(row: &PgRow, run_id: &str, lease_owner: &str, operation: &str) -> Option<StateError> {
     let status: String = match row.try_get("status") {
         Ok(status) => status,
         Err(error) => return Some(db(operation)(error)),
@@ -483,11 +492,18 @@ async fn claim_flow_lock(
                     holder_run_id: holder,
                 });
             }
-            sqlx::query("UPDATE runs SET status = 'abandoned', ended_at = now() WHERE id = $1")
-                .bind(&holder)
-                .execute(&mut *tx)
-                .await
-                .map_err(db(operation))?;
+            // A queued run's holder goes back to the queue (a worker takes it over).
+            sqlx::query(
+                "UPDATE runs SET status = CASE WHEN enqueued THEN 'queued' ELSE 'abandoned' END, \
+                 ended_at = CASE WHEN enqueued THEN NULL ELSE now() END, \
+                 lease_owner = CASE WHEN enqueued THEN NULL ELSE lease_owner END, \
+                 lease_expires_at = CASE WHEN enqueued THEN NULL ELSE lease_expires_at END \
+                 WHERE id = $1",
+            )
+            .bind(&holder)
+            .execute(&mut *tx)
+            .await
+            .map_err(db(operation))?;
         }
     }
     sqlx::query("UPDATE flow_locks SET run_id = $2, acquired_at = now() WHERE flow_id = $1")
@@ -589,7 +605,7 @@ async fn mark_abandoned_in(tx: &mut PgConnection, operation: &str) -> Result<Vec
     // The locks of dead holders first, in flow order (lock order, mod.rs).
     let flows: Vec<String> = sqlx::query_scalar(
         "SELECT l.flow_id FROM flow_locks l JOIN runs r ON r.id = l.run_id \
-         WHERE r.status = 'running' AND r.lease_expires_at <= now() \
+         WHERE r.status = 'running' AND NOT r.enqueued AND r.lease_expires_at <= now() \
          ORDER BY l.flow_id FOR UPDATE OF l",
     )
     .fetch_all(&mut *tx)
@@ -599,7 +615,7 @@ async fn mark_abandoned_in(tx: &mut PgConnection, operation: &str) -> Result<Vec
     // re-checks `status` on the committed row.
     let rows = sqlx::query(&format!(
         "UPDATE runs SET status = 'abandoned', ended_at = now() \
-         WHERE status = 'running' AND lease_expires_at <= now() RETURNING {RUN_COLUMNS}"
+         WHERE status = 'running' AND NOT enqueued AND lease_expires_at <= now() RETURNING {RUN_COLUMNS}"
     ))
     .fetch_all(&mut *tx)
     .await
@@ -688,7 +704,7 @@ async fn acquire_flow_lock_in(
 
 /// Commits on success; on failure rolls back at once. (A dropped transaction would only queue
 /// its rollback for the connection's next use, holding its row locks until then.)
-async fn end<T>(
+pub(super) async fn end<T>(
     tx: Transaction<'static, Postgres>,
     result: Result<T, StateError>,
     operation: &str,

@@ -12,6 +12,7 @@ mod batch;
 mod bind;
 mod incomplete;
 mod open;
+mod queue;
 mod runs;
 mod steps;
 mod tokens;
@@ -27,8 +28,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 pub use self::open::{resolve_sqlite_url, sqlite_path};
 use crate::error::StateError;
 use crate::model::{
-    Cursor, FinishRun, Incomplete, IncompleteStatus, NewIncomplete, NewRun, ResumeRun, Run, RunFilter, StepRecord,
-    TokenSet,
+    Claim, Cursor, Enqueued, FinishRun, Incomplete, IncompleteStatus, NewIncomplete, NewRun, QueuedRun, ResumeRun, Run,
+    RunFilter, RunStatus, StepRecord, TokenSet,
 };
 use crate::payload::PayloadLimits;
 use crate::store::StateStore;
@@ -66,6 +67,8 @@ pub struct SqliteStore {
     steps: batch::StepWriter,
     limits: PayloadLimits,
     path: PathBuf,
+    /// Woken when a run becomes claimable (`wait_for_queued`).
+    queue_signal: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl SqliteStore {
@@ -117,6 +120,7 @@ impl SqliteStore {
             reader,
             limits: options.limits,
             path,
+            queue_signal: std::sync::Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -235,5 +239,49 @@ impl StateStore for SqliteStore {
 
     async fn flow_lock_holder(&self, flow_id: &str) -> Result<Option<String>, StateError> {
         self.flow_lock_holder_impl(flow_id).await
+    }
+
+    async fn enqueue_run(&self, run: QueuedRun) -> Result<Enqueued, StateError> {
+        self.enqueue_run_impl(run).await
+    }
+
+    async fn claim_run(&self, claim: Claim) -> Result<Option<Run>, StateError> {
+        self.claim_run_impl(claim).await
+    }
+
+    async fn release_run(&self, run_id: &str, lease_owner: &str, delay: Duration) -> Result<(), StateError> {
+        self.release_run_impl(run_id, lease_owner, delay).await
+    }
+
+    async fn requeue_expired(&self) -> Result<Vec<Run>, StateError> {
+        self.requeue_expired_impl().await
+    }
+
+    async fn queue_depth(&self) -> Result<u64, StateError> {
+        self.queue_depth_impl().await
+    }
+
+    async fn count_runs(&self) -> Result<Vec<(RunStatus, u64)>, StateError> {
+        self.count_runs_impl().await
+    }
+
+    async fn wait_for_queued(&self, timeout: Duration) {
+        self.wait_for_queued_impl(timeout).await;
+    }
+
+    async fn trigger_state(&self, flow_id: &str, key: &str) -> Result<Option<Value>, StateError> {
+        self.trigger_state_impl(flow_id, key).await
+    }
+
+    async fn put_trigger_state(&self, flow_id: &str, key: &str, value: Value) -> Result<(), StateError> {
+        self.put_trigger_state_impl(flow_id, key, value).await
+    }
+
+    async fn insert_trigger_state(&self, flow_id: &str, key: &str, value: Value) -> Result<Value, StateError> {
+        self.insert_trigger_state_impl(flow_id, key, value).await
+    }
+
+    async fn delete_trigger_state(&self, flow_id: &str, key: &str) -> Result<bool, StateError> {
+        self.delete_trigger_state_impl(flow_id, key).await
     }
 }

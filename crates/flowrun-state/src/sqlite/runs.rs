@@ -12,11 +12,12 @@ use crate::error::StateError;
 use crate::model::{Cursor, FinishRun, NewRun, ResumeRun, Run, RunFilter, RunStatus};
 use crate::payload::{self, OverLimit, PayloadLimits};
 
-const RUN_COLUMNS: &str = "id, flow_id, flow_version, trigger_json, inputs_json, status, \
-     error_json, output_json, created_at, started_at, ended_at, lease_owner, lease_expires_at";
+pub(super) const RUN_COLUMNS: &str = "id, flow_id, flow_version, trigger_json, inputs_json, status, \
+     error_json, output_json, created_at, started_at, ended_at, lease_owner, lease_expires_at, \
+     dedupe_key, enqueued";
 
 /// A run row as read, payloads still encoded.
-struct RunRow {
+pub(super) struct RunRow {
     id: String,
     flow_id: String,
     flow_version: String,
@@ -29,11 +30,13 @@ struct RunRow {
     started_at: Option<i64>,
     ended_at: Option<i64>,
     lease_owner: Option<String>,
+    dedupe_key: Option<String>,
+    enqueued: bool,
     lease_expires_at: Option<i64>,
 }
 
 impl RunRow {
-    fn read(row: &SqliteRow) -> Result<RunRow, sqlx::Error> {
+    pub(super) fn read(row: &SqliteRow) -> Result<RunRow, sqlx::Error> {
         Ok(RunRow {
             id: row.try_get("id")?,
             flow_id: row.try_get("flow_id")?,
@@ -48,6 +51,8 @@ impl RunRow {
             ended_at: row.try_get("ended_at")?,
             lease_owner: row.try_get("lease_owner")?,
             lease_expires_at: row.try_get("lease_expires_at")?,
+            dedupe_key: row.try_get("dedupe_key")?,
+            enqueued: row.try_get("enqueued")?,
         })
     }
 
@@ -72,6 +77,8 @@ impl RunRow {
             ended_at: timestamp_opt("run ended_at", self.ended_at)?,
             lease_expires_at: timestamp_opt("run lease", self.lease_expires_at)?,
             lease_owner: self.lease_owner,
+            dedupe_key: self.dedupe_key,
+            enqueued: self.enqueued,
             id: self.id,
             flow_id: self.flow_id,
             flow_version: self.flow_version,
@@ -80,7 +87,7 @@ impl RunRow {
 }
 
 impl SqliteStore {
-    async fn decode_runs(&self, rows: Vec<SqliteRow>, operation: &str) -> Result<Vec<Run>, StateError> {
+    pub(super) async fn decode_runs(&self, rows: Vec<SqliteRow>, operation: &str) -> Result<Vec<Run>, StateError> {
         let rows = rows
             .iter()
             .map(RunRow::read)
@@ -139,6 +146,8 @@ impl SqliteStore {
             ended_at: None,
             lease_owner: Some(new_run.lease_owner),
             lease_expires_at: Some(timestamp("run lease", expires)?),
+            dedupe_key: None,
+            enqueued: false,
         })
     }
 
@@ -230,7 +239,7 @@ impl SqliteStore {
         let mut tx = self.begin_write(operation).await?;
         let rows = sqlx::query(&format!(
             "UPDATE runs SET status = 'abandoned', ended_at = ? \
-             WHERE status = 'running' AND lease_expires_at <= ? RETURNING {RUN_COLUMNS}"
+             WHERE status = 'running' AND NOT enqueued AND lease_expires_at <= ? RETURNING {RUN_COLUMNS}"
         ))
         .bind(now)
         .bind(now)
@@ -433,7 +442,7 @@ impl SqliteStore {
 }
 
 /// The error for a run row (`status`, `lease_owner`) that `lease_owner` may not write to.
-fn ownership_error(row: &SqliteRow, run_id: &str, lease_owner: &str, operation: &str) -> Option<StateError> {
+pub(super) fn ownership_error(row: &SqliteRow, run_id: &str, lease_owner: &str, operation: &str) -> Option<StateError> {
     let status: String = match row.try_get("status") {
         Ok(status) => status,
         Err(error) => return Some(db(operation)(error)),
@@ -492,12 +501,19 @@ async fn check_flow_lock(
             holder_run_id: holder,
         });
     }
-    sqlx::query("UPDATE runs SET status = 'abandoned', ended_at = ? WHERE id = ? AND status = 'running'")
-        .bind(millis(now))
-        .bind(&holder)
-        .execute(&mut **tx)
-        .await
-        .map_err(db(operation))?;
+    // A queued run's holder goes back to the queue (a worker takes it over), others are dead.
+    sqlx::query(
+        "UPDATE runs SET status = CASE WHEN enqueued THEN 'queued' ELSE 'abandoned' END, \
+         ended_at = CASE WHEN enqueued THEN NULL ELSE ? END, \
+         lease_owner = CASE WHEN enqueued THEN NULL ELSE lease_owner END, \
+         lease_expires_at = CASE WHEN enqueued THEN NULL ELSE lease_expires_at END \
+         WHERE id = ? AND status = 'running'",
+    )
+    .bind(millis(now))
+    .bind(&holder)
+    .execute(&mut **tx)
+    .await
+    .map_err(db(operation))?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ mod run;
 mod runs;
 mod sandbox;
 mod schema;
+mod serve;
 mod test;
 mod validate;
 
@@ -27,5 +28,6 @@ pub fn run(cli: Cli) -> io::Result<u8> {
         Command::Auth(command) => auth::run(&command),
         Command::Sandbox(args) => sandbox::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }

@@ -2,7 +2,7 @@
 //! module or a library writes into a log line, a secret's value never reaches the terminal.
 
 use std::io::{self, Write};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use flowrun_expr::Redactor;
 use tracing_subscriber::EnvFilter;
@@ -22,6 +22,15 @@ pub fn init(format: LogFormat, redactor: Arc<Redactor>) {
         LogFormat::Text => "warn,flowrun_connector_core=info",
         LogFormat::Json => "info",
     };
+    init_with(format, Arc::new(RwLock::new(redactor)), default);
+}
+
+/// A redactor that can learn secrets after logging started (`flowrun serve` loads flows, and
+/// their secrets, again when files change).
+pub type SharedRedactor = Arc<RwLock<Arc<Redactor>>>;
+
+/// Starts logging with a redactor that may be replaced later and the default filter given.
+pub fn init_with(format: LogFormat, redactor: SharedRedactor, default: &str) {
     let filter = EnvFilter::try_from_env(LOG_FILTER_VAR).unwrap_or_else(|_| EnvFilter::new(default));
     let writer = RedactingStderr { redactor };
     let builder = tracing_subscriber::fmt()
@@ -41,15 +50,19 @@ pub fn init(format: LogFormat, redactor: Arc<Redactor>) {
 
 /// Makes one [`LineWriter`] per log event.
 struct RedactingStderr {
-    redactor: Arc<Redactor>,
+    redactor: SharedRedactor,
 }
 
 impl<'a> MakeWriter<'a> for RedactingStderr {
     type Writer = LineWriter;
 
     fn make_writer(&'a self) -> LineWriter {
+        let redactor = match self.redactor.read() {
+            Ok(redactor) => redactor.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        };
         LineWriter {
-            redactor: self.redactor.clone(),
+            redactor,
             buffer: Vec::with_capacity(256),
         }
     }
