@@ -664,7 +664,7 @@ async fn a_1crm_new_event_starts_a_run_with_the_record() {
         &[("SANDBOX_URL", sandbox_url.as_str())],
     );
     let client = reqwest::Client::new();
-    let webhooks = format!("{}/webhooks", sandbox.onecrm_url());
+    let webhooks = format!("{}/api.php/webhooks", sandbox.onecrm_url());
     let subscribed = || async {
         let listing: Json = client
             .get(&webhooks)
@@ -697,7 +697,7 @@ async fn a_1crm_new_event_starts_a_run_with_the_record() {
 
     // A contact created in 1CRM: one run, with the record as its trigger.
     let created: Json = client
-        .post(format!("{}/data/Contact", sandbox.onecrm_url()))
+        .post(format!("{}/api.php/data/Contact", sandbox.onecrm_url()))
         .basic_auth("admin", Some("onecrm-admin"))
         .json(&json!({"data": {"first_name": "Ada", "last_name": "Lovelace"}}))
         .send()

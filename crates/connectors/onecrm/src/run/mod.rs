@@ -4,6 +4,7 @@
 mod api;
 mod api_call;
 mod meta;
+mod new_event;
 mod records;
 mod upload;
 
@@ -36,6 +37,11 @@ impl Connector for OnecrmConnector {
             .into_iter()
             .find(|op| op.name() == name)
             .map(|op| Arc::new(OnecrmModule(op)) as Arc<dyn Module>)
+    }
+
+    fn trigger(&self, name: &str) -> Option<Arc<dyn flowrun_connect::trigger::Trigger>> {
+        (name == "new_event")
+            .then(|| Arc::new(new_event::NewEventTrigger) as Arc<dyn flowrun_connect::trigger::Trigger>)
     }
 }
 
