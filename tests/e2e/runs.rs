@@ -265,7 +265,9 @@ fn runs_json() {
             "started_at",
             "ended_at",
             "lease_owner",
-            "lease_expires_at"
+            "lease_expires_at",
+            "dedupe_key",
+            "enqueued",
         ]
     );
     assert_eq!(runs[1]["trigger"], json!({"event": "created", "id": 7}));

@@ -11,6 +11,7 @@
 mod api_call;
 mod connection;
 mod me;
+mod modified;
 mod publish;
 mod run;
 mod subscribe;
@@ -24,6 +25,7 @@ use flowrun_flow::catalog::{ConnectorSpec, ModuleKind};
 pub use api_call::{API_PATH_PATTERN, ApiCallOutput, ApiCallParams, ApiMethod};
 pub use connection::ExactOnlineConnection;
 pub use me::Me;
+pub use modified::{ModifiedEvent, ModifiedParams};
 pub use publish::{PublishAction, PublishOutput, PublishParams};
 pub use subscribe::{ENTITY_PATTERN, Row, SubscribeParams};
 
@@ -62,6 +64,12 @@ pub fn spec() -> ConnectorSpec {
                 "me",
                 ModuleKind::Get,
                 "Reads the user the connection acts as, with the current division.",
+            ),
+            module::<ModifiedParams, ModifiedEvent>(
+                "modified",
+                ModuleKind::Trigger,
+                "Starts a run for each row of an entity created or changed (by its `Modified`), \
+                 asking every `interval` (`flowrun serve`); the event is `{entity, id, record}`.",
             ),
             module::<ApiCallParams, ApiCallOutput>(
                 "api_call",

@@ -3,6 +3,7 @@
 //! recording.
 
 mod api;
+mod modified;
 mod odata;
 mod publish;
 mod subscribe;
@@ -54,6 +55,14 @@ impl Connector for ExactConnector {
                 })
                 .and_then(|config| api::settings("", &config)),
         )
+    }
+
+    fn trigger(&self, name: &str) -> Option<Arc<dyn flowrun_connect::trigger::Trigger>> {
+        (name == "modified").then(|| {
+            Arc::new(modified::ModifiedTrigger {
+                divisions: self.divisions.clone(),
+            }) as Arc<dyn flowrun_connect::trigger::Trigger>
+        })
     }
 }
 

@@ -8,6 +8,7 @@
 mod auth;
 mod limits;
 mod reads;
+mod trigger;
 mod writes;
 
 use std::sync::Arc;
