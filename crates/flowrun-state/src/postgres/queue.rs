@@ -215,13 +215,15 @@ impl PostgresStore {
         let rows = retrying(|| async {
             let mut tx = self.begin(operation).await?;
             let result = async {
-                // The locks of dead holders first, in flow order (lock order, mod.rs).
-                sqlx::query(
-                    "DELETE FROM flow_locks WHERE flow_id IN (SELECT l.flow_id FROM flow_locks l \
-                     JOIN runs r ON r.id = l.run_id WHERE r.status = 'running' AND r.enqueued \
-                     AND r.lease_expires_at <= now() ORDER BY l.flow_id FOR UPDATE OF l)",
+                // The locks of dead holders first, in flow order (lock order, mod.rs); locked
+                // here, deleted below only when their run was requeued (a run skipped below, held
+                // by a heartbeat, lives on and keeps its lock).
+                let flows: Vec<String> = sqlx::query_scalar(
+                    "SELECT l.flow_id FROM flow_locks l JOIN runs r ON r.id = l.run_id \
+                     WHERE r.status = 'running' AND r.enqueued AND r.lease_expires_at <= now() \
+                     ORDER BY l.flow_id FOR UPDATE OF l",
                 )
-                .execute(&mut *tx)
+                .fetch_all(&mut *tx)
                 .await
                 .map_err(db(operation))?;
                 // The rows as they were (with the dead worker's name): a CTE sees the
@@ -237,6 +239,16 @@ impl PostgresStore {
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db(operation))?;
+                if !flows.is_empty() {
+                    sqlx::query(
+                        "DELETE FROM flow_locks l WHERE l.flow_id = ANY($1) AND NOT EXISTS \
+                         (SELECT 1 FROM runs r WHERE r.id = l.run_id AND r.status = 'running')",
+                    )
+                    .bind(&flows)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(operation))?;
+                }
                 if !rows.is_empty() {
                     notify(&mut tx, "", operation).await?;
                 }

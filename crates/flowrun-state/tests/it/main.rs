@@ -14,6 +14,7 @@ mod incomplete;
 mod locks;
 mod open;
 mod postgres;
+mod queue;
 mod runs;
 mod steps;
 mod tokens;
