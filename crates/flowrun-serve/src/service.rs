@@ -18,7 +18,8 @@ use crate::metrics::Metrics;
 pub struct ServeOptions {
     /// Where the HTTP server listens.
     pub listen: SocketAddr,
-    /// Runs executed at once by this process.
+    /// Runs executed at once by this process; 0: none (an ingest-only process on a store
+    /// other processes work from).
     pub workers: usize,
     /// How long a claimed run's lease lasts without a heartbeat; a worker that dies is taken
     /// over this long after its last heartbeat.

@@ -22,10 +22,15 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 const LOCKED_DELAY: Duration = Duration::from_secs(1);
 
 /// Runs `service.options.workers` workers and the reaper until shutdown; returns when every
-/// worker stopped.
+/// worker stopped. With no workers (an ingest-only process) it returns at once.
 pub async fn run_workers(service: Arc<Service>) {
     let mut tasks = tokio::task::JoinSet::new();
-    for index in 0..service.options.workers.max(1) {
+    if service.options.workers == 0 {
+        // An ingest-only process: it queues what triggers bring; other processes run it.
+        tracing::info!("no workers: runs queued here are run by other flowrun serve processes");
+        return;
+    }
+    for index in 0..service.options.workers {
         tasks.spawn(worker(service.clone(), index));
     }
     tasks.spawn(reaper(service.clone()));

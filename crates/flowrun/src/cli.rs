@@ -481,8 +481,9 @@ pub struct ServeArgs {
     /// The address to listen on; port 0 picks a free one (printed on the first line).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
-    /// Runs executed at once by this process.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..).map(|n| n as usize))]
+    /// Runs executed at once by this process; 0 makes an ingest-only process (it queues what
+    /// triggers bring; processes with workers on the same Postgres store run it).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).map(|n| n as usize))]
     pub workers: usize,
     /// The state store (`sqlite://…` or `postgres://…`); default: the project's.
     #[arg(long, value_name = "URL")]

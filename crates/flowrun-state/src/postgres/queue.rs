@@ -18,7 +18,7 @@ use sqlx::Row;
 use sqlx::postgres::{PgListener, PgRow};
 use tokio::sync::Notify;
 
-use super::bind::{lease_expiry_sql, lease_interval, payload_ref};
+use super::bind::{PgTime, lease_expiry_sql, lease_interval, payload_ref};
 use super::runs::{RUN_COLUMNS, end, ownership_error};
 use super::{PostgresStore, db, retrying};
 use crate::error::StateError;
@@ -28,11 +28,17 @@ use crate::payload::{self, OverLimit};
 /// The channel of queue wake-ups.
 const CHANNEL: &str = "flowrun_queue";
 
+/// The shortest time between two wake-ups sent after enqueues.
+const NOTIFY_EVERY: Duration = Duration::from_millis(10);
+
 /// Wakes this store's waiters when any process makes a run claimable.
 #[derive(Debug)]
 pub(super) struct QueueSignal {
     pub notify: Arc<Notify>,
     listening: std::sync::OnceLock<()>,
+    /// When the last wake-up after an enqueue went out, in ms since `started`.
+    last_notify_ms: std::sync::atomic::AtomicU64,
+    started: std::time::Instant,
 }
 
 impl QueueSignal {
@@ -40,12 +46,17 @@ impl QueueSignal {
         QueueSignal {
             notify: Arc::new(Notify::new()),
             listening: std::sync::OnceLock::new(),
+            last_notify_ms: std::sync::atomic::AtomicU64::new(0),
+            started: std::time::Instant::now(),
         }
     }
 }
 
 impl PostgresStore {
     pub(super) async fn enqueue_run_impl(&self, queued: QueuedRun) -> Result<Enqueued, StateError> {
+        if !queued.skip_if_active {
+            return self.enqueue_one_statement(queued).await;
+        }
         let operation = format!("queueing a run of flow `{}`", queued.flow_id);
         let trigger = payload::encode_opt(self.limits, queued.trigger.clone(), OverLimit::Truncate).await?;
         let inputs = payload::encode_opt(self.limits, queued.inputs.clone(), OverLimit::Truncate).await?;
@@ -124,6 +135,102 @@ impl PostgresStore {
                 Ok(Enqueued::Duplicate(self.one(row, &operation).await?))
             }
         }
+    }
+
+    /// Without the overlap rule an enqueue is one statement (one round trip, its own
+    /// transaction): the insert with its `NOTIFY`, or nothing when the dedupe key is taken
+    /// (the unique index decides a race), then the run holding the key is read.
+    async fn enqueue_one_statement(&self, queued: QueuedRun) -> Result<Enqueued, StateError> {
+        let operation = format!("queueing a run of flow `{}`", queued.flow_id);
+        let (trigger, trigger_value) =
+            payload::encode_opt_keep(self.limits, queued.trigger, OverLimit::Truncate).await?;
+        let (inputs, inputs_value) = payload::encode_opt_keep(self.limits, queued.inputs, OverLimit::Truncate).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let created_at: Option<PgTime> = sqlx::query_scalar(
+            "INSERT INTO runs (id, flow_id, flow_version, trigger_json, inputs_json, status, \
+             created_at, dedupe_key, enqueued) VALUES ($1, $2, $3, $4, $5, 'queued', now(), $6, true) \
+             ON CONFLICT (flow_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING RETURNING created_at",
+        )
+        .bind(&id)
+        .bind(&queued.flow_id)
+        .bind(&queued.flow_version)
+        .bind(payload_ref(trigger.as_ref()))
+        .bind(payload_ref(inputs.as_ref()))
+        .bind(&queued.dedupe_key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db(&operation))?;
+        let Some(created_at) = created_at else {
+            let key = queued.dedupe_key.as_deref().unwrap_or_default();
+            let row = sqlx::query(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE flow_id = $1 AND dedupe_key = $2"
+            ))
+            .bind(&queued.flow_id)
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db(&operation))?;
+            return Ok(Enqueued::Duplicate(self.one(row, &operation).await?));
+        };
+        self.wake_workers();
+        Ok(Enqueued::Created(Run {
+            id,
+            flow_id: queued.flow_id,
+            flow_version: queued.flow_version,
+            trigger: trigger_value,
+            inputs: inputs_value,
+            status: RunStatus::Queued,
+            error: None,
+            output: None,
+            created_at: created_at.0,
+            started_at: None,
+            ended_at: None,
+            lease_owner: None,
+            lease_expires_at: None,
+            dedupe_key: queued.dedupe_key,
+            enqueued: true,
+        }))
+    }
+
+    /// `NOTIFY flowrun_queue` after an enqueue committed, at most once per [`NOTIFY_EVERY`],
+    /// off the caller's path. Not inside the insert: Postgres serializes the commits of
+    /// notifying transactions on one lock, which would make every webhook wait for every other.
+    /// Workers woken once claim until the queue is empty, so one wake-up serves a burst.
+    fn wake_workers(&self) {
+        let now = u64::try_from(self.queue_signal.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let last = self
+            .queue_signal
+            .last_notify_ms
+            .load(std::sync::atomic::Ordering::Relaxed);
+        // 0: none sent yet.
+        if (last != 0 && now.saturating_sub(last) < NOTIFY_EVERY.as_millis() as u64)
+            || self
+                .queue_signal
+                .last_notify_ms
+                .compare_exchange(
+                    last,
+                    now.max(1),
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            // Another enqueue just sent one, or is sending it; its wake-up is ours too (its
+            // notification goes out after our commit, since ours committed before we looked).
+            return;
+        }
+        let pool = self.pool.clone();
+        // In-process waiters at once, other processes through the server.
+        self.queue_signal.notify.notify_waiters();
+        tokio::spawn(async move {
+            if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
+                .bind(CHANNEL)
+                .execute(&pool)
+                .await
+            {
+                tracing::debug!(%error, "NOTIFY flowrun_queue failed; idle workers poll");
+            }
+        });
     }
 
     async fn one(&self, row: PgRow, operation: &str) -> Result<Run, StateError> {

@@ -18,6 +18,9 @@ use crate::payload::{self, OverLimit};
 
 impl SqliteStore {
     pub(super) async fn enqueue_run_impl(&self, queued: QueuedRun) -> Result<Enqueued, StateError> {
+        if !queued.skip_if_active {
+            return self.enqueue_one_statement(queued).await;
+        }
         let operation = format!("queueing a run of flow `{}`", queued.flow_id);
         let trigger = payload::encode_opt(self.limits, queued.trigger, OverLimit::Truncate).await?;
         let inputs = payload::encode_opt(self.limits, queued.inputs, OverLimit::Truncate).await?;
@@ -67,6 +70,61 @@ impl SqliteStore {
         tx.commit().await.map_err(db(&operation))?;
         self.queue_signal.notify_waiters();
         self.existing(&id, &operation).await.map(Enqueued::Created)
+    }
+
+    /// Without the overlap rule an enqueue is one statement, committed on its own: the insert,
+    /// or nothing when the dedupe key is taken (the unique index decides), then the run that
+    /// holds the key is read. The common case (a webhook) is one round trip to the writer.
+    async fn enqueue_one_statement(&self, queued: QueuedRun) -> Result<Enqueued, StateError> {
+        let operation = format!("queueing a run of flow `{}`", queued.flow_id);
+        let (trigger, trigger_value) =
+            payload::encode_opt_keep(self.limits, queued.trigger, OverLimit::Truncate).await?;
+        let (inputs, inputs_value) = payload::encode_opt_keep(self.limits, queued.inputs, OverLimit::Truncate).await?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let created_at = millis(now());
+        let inserted = sqlx::query(
+            "INSERT INTO runs (id, flow_id, flow_version, trigger_json, inputs_json, status, \
+             created_at, dedupe_key, enqueued) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, 1) \
+             ON CONFLICT (flow_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
+        )
+        .bind(&id)
+        .bind(&queued.flow_id)
+        .bind(&queued.flow_version)
+        .bind(trigger)
+        .bind(inputs)
+        .bind(created_at)
+        .bind(&queued.dedupe_key)
+        .execute(&self.writer)
+        .await
+        .map_err(db(&operation))?;
+        if inserted.rows_affected() == 0 {
+            let key = queued.dedupe_key.as_deref().unwrap_or_default();
+            let existing: String = sqlx::query_scalar("SELECT id FROM runs WHERE flow_id = ? AND dedupe_key = ?")
+                .bind(&queued.flow_id)
+                .bind(key)
+                .fetch_one(&self.writer)
+                .await
+                .map_err(db(&operation))?;
+            return self.existing(&existing, &operation).await.map(Enqueued::Duplicate);
+        }
+        self.queue_signal.notify_waiters();
+        Ok(Enqueued::Created(Run {
+            id,
+            flow_id: queued.flow_id,
+            flow_version: queued.flow_version,
+            trigger: trigger_value,
+            inputs: inputs_value,
+            status: RunStatus::Queued,
+            error: None,
+            output: None,
+            created_at: super::bind::timestamp("run created_at", created_at)?,
+            started_at: None,
+            ended_at: None,
+            lease_owner: None,
+            lease_expires_at: None,
+            dedupe_key: queued.dedupe_key,
+            enqueued: true,
+        }))
     }
 
     /// A run that must exist (read on the writer: it was just written).
