@@ -1,9 +1,10 @@
 //! Webhook ingestion and worker throughput of `flowrun serve`, over loopback sockets.
 //!
 //! Each `ingest` iteration sends a burst of [`BURST`] concurrent `POST`s and waits for every
-//! answer. `flowrun` answers 202 only once its run is committed to the state store; the
-//! baseline is a bare axum handler doing the same single insert into the same kind of store
-//! (SQLite WAL with `synchronous=NORMAL`, or the machine's Postgres), on the same runtime. The
+//! answer. `flowrun` (an ingest-only server, `--workers 0`) answers 202 only once its run is
+//! committed to the state store; the baseline is a bare axum handler doing the same single
+//! insert into the same `runs` table of a store of its own (SQLite WAL with
+//! `synchronous=NORMAL`, or a schema of the machine's Postgres), on the same runtime. The
 //! ratio of the two times is the share of bare throughput `flowrun serve` keeps (target: at
 //! least 70%).
 //!

@@ -1,5 +1,6 @@
 //! The Exact Online connector: `subscribe` reads any entity of the OData v2 REST API, every
-//! page; `publish` creates, updates or deletes one entity.
+//! page; `publish` creates, updates or deletes one entity; the `modified` trigger polls an
+//! entity by `Modified` for `flowrun serve` (`run/modified.rs`).
 //!
 //! [`spec`] is the catalog entry (the connection schema, each module's parameter and output
 //! schemas); [`connector`] the runtime (`run/`), on the HTTP layer of `flowrun-connect`: the

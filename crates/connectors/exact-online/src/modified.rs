@@ -25,12 +25,13 @@ pub struct ModifiedParams {
     /// A further OData filter, AND-ed with the `Modified` window, e.g. `Status eq 12`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
-    /// How often to ask (default `1m`, at least `5s`): each poll is one request per page, out
-    /// of Exact's 60 a minute per app and division.
+    /// How often to ask (default `1m`; at least `10s`, a shorter one is raised to it): each
+    /// poll is one request per page, out of Exact's 60 a minute per app and division.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval: Option<flowrun_flow::Duration>,
-    /// Where the first poll starts (RFC 3339). Default: the moment `flowrun serve` first
-    /// polls: rows modified before it never start runs.
+    /// Where the first poll starts (RFC 3339, e.g. `2024-05-01T00:00:00Z`): rows modified at
+    /// or after it start runs. Default: the moment `flowrun serve` first polls, which starts no
+    /// run: rows modified before it never do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
 }
@@ -43,6 +44,7 @@ pub struct ModifiedEvent {
     pub entity: String,
     /// The row's `ID`.
     pub id: String,
-    /// The row as read, dates in RFC 3339.
+    /// The row as read (the `select`ed properties, with `ID` and `Modified`), dates in RFC
+    /// 3339 UTC as `subscribe` gives them.
     pub record: IndexMap<String, Value>,
 }

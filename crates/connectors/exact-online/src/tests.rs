@@ -136,6 +136,16 @@ fn outputs() {
 fn every_catalog_module_has_a_runtime_of_its_kind() {
     let connector = crate::connector();
     for module in spec().modules {
+        if module.kind == flowrun_flow::catalog::ModuleKind::Trigger {
+            // A trigger is run by `flowrun serve`, never as a step.
+            assert!(connector.module(&module.name).is_none(), "{} is a trigger", module.name);
+            assert!(
+                connector.trigger(&module.name).is_some(),
+                "no trigger `{}`",
+                module.name
+            );
+            continue;
+        }
         let runtime = connector
             .module(&module.name)
             .unwrap_or_else(|| panic!("no runtime for `{}`", module.name));
@@ -166,4 +176,55 @@ fn me_and_api_call() {
         "api_call",
         json!({ "method": "PATCH", "path": "crm/Accounts" }),
     );
+}
+
+#[test]
+fn modified_trigger_params_and_event() {
+    assert_accepts(&spec(), "modified", json!({ "entity": "crm/Accounts" }));
+    assert_accepts(
+        &spec(),
+        "modified",
+        json!({ "connection": "exact", "entity": "salesorder/SalesOrders", "select": ["ID", "OrderNumber"],
+                "filter": "Status eq 12", "interval": "5m", "since": "2024-05-01T00:00:00Z" }),
+    );
+    assert_rejects(&spec(), "modified", json!({}));
+    assert_rejects(&spec(), "modified", json!({ "entity": "/crm/Accounts" }));
+    assert_rejects(
+        &spec(),
+        "modified",
+        json!({ "entity": "crm/Accounts", "order_by": "Name" }),
+    );
+    assert_rejects(
+        &spec(),
+        "modified",
+        json!({ "entity": "crm/Accounts", "interval": "soon" }),
+    );
+    let event = json!({ "entity": "crm/Accounts", "id": "12345678-aaaa-bbbb-cccc-ddddeeeeffff",
+                        "record": { "ID": "12345678-aaaa-bbbb-cccc-ddddeeeeffff", "Name": "Acme",
+                                    "Modified": "2024-05-01T10:00:00.123Z" } });
+    let output = spec().module("modified").expect("module exists").output_schema.clone();
+    assert_eq!(instance_problems(&output, &event), Vec::<String>::new());
+    assert!(!instance_problems(&output, &json!({ "entity": "crm/Accounts" })).is_empty());
+}
+
+#[test]
+fn modified_trigger_mode() {
+    use flowrun_connect::trigger::TriggerMode;
+    use std::time::Duration;
+    let trigger = crate::connector().trigger("modified").unwrap();
+    let interval = |params| match trigger.mode(&params) {
+        TriggerMode::Polling { interval } => interval,
+        TriggerMode::Instant => panic!("instant"),
+    };
+    assert_eq!(interval(json!({ "entity": "crm/Accounts" })), Duration::from_secs(60));
+    assert_eq!(
+        interval(json!({ "entity": "crm/Accounts", "interval": "5m" })),
+        Duration::from_secs(300)
+    );
+    // Below Exact's rate limits' floor: raised to 10 seconds.
+    assert_eq!(
+        interval(json!({ "entity": "crm/Accounts", "interval": "1s" })),
+        Duration::from_secs(10)
+    );
+    assert!(crate::connector().trigger("nope").is_none());
 }

@@ -5,8 +5,9 @@
 //! schemas, from the types in its modules. [`connector`] is the runtime the binary registers
 //! (`run/`): every step module as requests through the HTTP layer of `flowrun-connect` (Basic
 //! auth from `username`/`password`, retries per request, size limits, recording), paging
-//! `search_records` with `offset`/`limit` until `total_results`. The `new_event` trigger has no
-//! runtime yet (it needs `flowrun serve`). The API as we know it, with what is UNSURE, is in the
+//! `search_records` with `offset`/`limit` until `total_results`; the `new_event` trigger
+//! (`run/new_event.rs`) subscribes a webhook for `flowrun serve` and re-reads each delivered
+//! record. The API as we know it, with what is UNSURE, is in the
 //! project's `apis/onecrm.md`; what the connector relies on is in `docs/connectors/onecrm.md`.
 
 mod api_call;

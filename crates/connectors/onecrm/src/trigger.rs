@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// `trigger: { onecrm.new_event: {...} }`. `flowrun serve` subscribes a 1CRM webhook
-/// (`POST /webhooks`, filtered to records that are not deleted) and starts a run per event.
+/// (`POST /webhooks`, filtered to records that are not deleted; kept across restarts) and
+/// starts a run per event, keyed by the record's id and `date_modified`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub struct NewEventParams {
@@ -41,8 +42,8 @@ pub struct NewEvent {
     pub event_type: EventType,
     /// The record's id.
     pub id: String,
-    /// The record as 1CRM delivered it with the event (the fields of `get_record`). UNSURE:
-    /// whether 1CRM wraps or signs the payload; treat it as a hint and use `get_record` when
-    /// the full, current record matters.
+    /// The record as `get_record` reads it (every field), read again by id when the event
+    /// arrives: 1CRM signs nothing, so the delivery itself is only a hint. A record deleted
+    /// before that starts no run.
     pub record: IndexMap<String, Value>,
 }

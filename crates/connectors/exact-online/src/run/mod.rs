@@ -1,6 +1,6 @@
-//! The runtime: `subscribe`, `publish`, `me` and `api_call` on the HTTP layer of
-//! `flowrun-connect`, which brings the tokens, the rate-limit headers, the step's retries and
-//! recording.
+//! The runtime: `subscribe`, `publish`, `me`, `api_call` and the `modified` trigger on the
+//! HTTP layer of `flowrun-connect`, which brings the tokens, the rate-limit headers, the step's
+//! retries and recording.
 
 mod api;
 mod modified;

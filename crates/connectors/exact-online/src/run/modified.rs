@@ -22,7 +22,9 @@ use crate::modified::{ModifiedEvent, ModifiedParams};
 
 const USES: &str = "exact_online.modified";
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
-const MIN_INTERVAL: Duration = Duration::from_secs(5);
+/// Exact allows 60 requests a minute per app and division, shared with every flow's steps:
+/// no trigger asks more often than this.
+const MIN_INTERVAL: Duration = Duration::from_secs(10);
 
 pub(crate) struct ModifiedTrigger {
     pub divisions: Arc<Divisions>,
@@ -32,12 +34,49 @@ fn params(params: &Json) -> Result<ModifiedParams, ModuleError> {
     parse_params(USES, params.clone())
 }
 
-/// An instant as an Exact `datetime'…'` literal: UTC wall-clock time with milliseconds.
+/// An instant as an Exact `datetime'…'` literal: UTC wall-clock time with milliseconds and no
+/// zone (Exact reads a zone-less literal as UTC, as it writes `/Date(ms)/` in UTC).
 fn odata_datetime(at: Timestamp) -> String {
     at.to_zoned(jiff::tz::TimeZone::UTC)
         .datetime()
         .strftime("%Y-%m-%dT%H:%M:%S%.3f")
         .to_string()
+}
+
+/// An instant of a cursor or of `since`: RFC 3339 (`2024-05-01T10:00:00.123Z`, what this
+/// trigger stores), or Exact's zone-less literal form (`2024-05-01T10:00:00.123`), read as UTC.
+fn instant(text: &str) -> Option<Timestamp> {
+    text.parse::<Timestamp>().ok().or_else(|| {
+        let civil = text.parse::<jiff::civil::DateTime>().ok()?;
+        jiff::tz::Offset::UTC.to_timestamp(civil).ok()
+    })
+}
+
+/// An instant as the cursor stores it: RFC 3339 UTC with milliseconds, the form of the rows'
+/// `Modified` in the events.
+fn cursor_text(at: Timestamp) -> String {
+    format!("{at:.3}")
+}
+
+/// Where a poll starts: the stored cursor, else `since`; `None` for a first poll from now.
+fn start(cursor: Option<&Json>, since: Option<&str>) -> Result<Option<Timestamp>, ModuleError> {
+    let (text, what) = match (cursor, since) {
+        (Some(Json::String(text)), _) => (text.as_str(), "the stored cursor"),
+        (Some(other), _) => {
+            return Err(ModuleError::new(
+                ErrorKind::Invalid,
+                format!("{USES}: the stored cursor {other} is not an instant (a string)"),
+            ));
+        }
+        (None, Some(since)) => (since, "`since`"),
+        (None, None) => return Ok(None),
+    };
+    instant(text).map(Some).ok_or_else(|| {
+        ModuleError::new(
+            ErrorKind::Invalid,
+            format!("{USES}: {what} `{text}` is not an RFC 3339 instant, e.g. `2024-05-01T00:00:00Z`"),
+        )
+    })
 }
 
 #[async_trait::async_trait]
@@ -59,21 +98,14 @@ impl Trigger for ModifiedTrigger {
 
     async fn poll(&self, context: &CallContext, params: &Json, cursor: Option<Json>) -> Result<Polled, ModuleError> {
         let params = self::params(params)?;
-        let from = match cursor.as_ref().and_then(Json::as_str).or(params.since.as_deref()) {
-            Some(text) => text.parse::<Timestamp>().map_err(|error| {
-                ModuleError::new(
-                    ErrorKind::Invalid,
-                    format!("{USES}: `{text}` is not an RFC 3339 instant ({error})"),
-                )
-            })?,
-            None => {
-                // The first poll: from now on, never the whole history.
-                return Ok(Polled {
-                    events: Vec::new(),
-                    cursor: Some(Json::from(Timestamp::now().to_string())),
-                });
-            }
+        let Some(from) = start(cursor.as_ref(), params.since.as_deref())? else {
+            // The first poll: from now on, never the whole history.
+            return Ok(Polled {
+                events: Vec::new(),
+                cursor: Some(Json::from(cursor_text(Timestamp::now()))),
+            });
         };
+        // `ge`, not `gt`: see the module's comment.
         let window = format!("Modified ge datetime'{}'", odata_datetime(from));
         let filter = match &params.filter {
             Some(extra) => format!("({window}) and ({extra})"),
@@ -101,31 +133,51 @@ impl Trigger for ModifiedTrigger {
         let mut latest = from;
         let mut events = Vec::new();
         for row in rows.as_array().into_iter().flatten() {
-            let Some(record) = row.as_object() else { continue };
-            let id = record.get("ID").and_then(Json::as_str).unwrap_or_default().to_owned();
-            let modified = record
-                .get("Modified")
-                .and_then(Json::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            if let Ok(at) = modified.parse::<Timestamp>() {
-                latest = latest.max(at);
-            }
+            let Some(record) = row.as_object() else {
+                return Err(ModuleError::new(
+                    ErrorKind::Invalid,
+                    format!(
+                        "{USES}: `{}` answered a row that is not an object: {row}",
+                        params.entity
+                    ),
+                ));
+            };
+            let (Some(id), Some(modified)) = (
+                record.get("ID").and_then(Json::as_str),
+                record.get("Modified").and_then(Json::as_str),
+            ) else {
+                return Err(ModuleError::new(
+                    ErrorKind::Invalid,
+                    format!(
+                        "{USES}: a row of `{}` without a string `ID` and `Modified`; the trigger needs both \
+                         (an entity keyed otherwise cannot be watched)",
+                        params.entity
+                    ),
+                ));
+            };
+            let Some(at) = instant(modified) else {
+                return Err(ModuleError::new(
+                    ErrorKind::Invalid,
+                    format!(
+                        "{USES}: row `{id}` of `{}` has `Modified` `{modified}`, not a date",
+                        params.entity
+                    ),
+                ));
+            };
+            latest = latest.max(at);
+            let key = format!("{id}:{modified}");
             let event = ModifiedEvent {
                 entity: params.entity.clone(),
-                id: id.clone(),
+                id: id.to_owned(),
                 record: record.clone().into_iter().collect(),
             };
             let event = serde_json::to_value(event)
                 .map_err(|error| ModuleError::new(ErrorKind::Invalid, format!("{USES}: {error}")))?;
-            events.push(TriggerEvent {
-                key: format!("{id}:{modified}"),
-                event,
-            });
+            events.push(TriggerEvent { key, event });
         }
         Ok(Polled {
             events,
-            cursor: Some(Json::from(latest.to_string())),
+            cursor: Some(Json::from(cursor_text(latest))),
         })
     }
 }

@@ -142,9 +142,7 @@ pub(crate) fn not_found(mut error: ModuleError, module: &str, id: Option<&str>) 
     if error.status != Some(404) {
         return error;
     }
-    let message = body_field(&error, "message").unwrap_or_default().to_ascii_lowercase();
-    // 1CRM says `Model Acount not found` for an unknown module, `Not found` for a record.
-    let unknown_module = id.is_none() || message.contains("model") || message.contains("module");
+    let unknown_module = id.is_none() || names_module(&error);
     error.message = if unknown_module {
         format!(
             "1CRM has no module `{module}`; `onecrm.list_modules` lists them ({})",
@@ -158,6 +156,13 @@ pub(crate) fn not_found(mut error: ModuleError, module: &str, id: Option<&str>) 
         )
     };
     error
+}
+
+/// Whether a 404 is about the module rather than a record: 1CRM says `Model Acount not found`
+/// for an unknown module, `Not found` for a record.
+pub(crate) fn names_module(error: &ModuleError) -> bool {
+    let message = body_field(error, "message").unwrap_or_default().to_ascii_lowercase();
+    message.contains("model") || message.contains("module")
 }
 
 /// The client settings of a 1CRM connection: the API root and Basic auth from its keys.

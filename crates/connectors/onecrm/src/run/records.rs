@@ -111,8 +111,15 @@ pub(crate) async fn get(api: &Api<'_>, params: Json) -> Result<Json, ModuleError
     let params: GetRecordParams = parse_params(api.uses, params)?;
     let module = api.required("module", &params.module)?;
     let id = api.required("id", &params.id)?;
+    fetch(api, module, id, &params.fields).await
+}
+
+/// `GET /data/{Model}/{id}` (only `fields`, or every field): the record. A 404 says whether
+/// the module or the record is unknown ([`not_found`]); the `new_event` trigger reads the
+/// record of a delivery with it too.
+pub(crate) async fn fetch(api: &Api<'_>, module: &str, id: &str, fields: &[String]) -> Result<Json, ModuleError> {
     let mut url = api.url(&["data", module, id])?;
-    append_fields(&mut url, &params.fields);
+    append_fields(&mut url, fields);
     let mut body = api
         .json(&Request::get(url))
         .await
@@ -130,13 +137,20 @@ pub(crate) async fn create(api: &Api<'_>, params: Json) -> Result<Json, ModuleEr
         .json(&request)
         .await
         .map_err(|error| not_found(error, module, None))?;
-    match take_field(&mut body, "id", "POST /data/{Model}")? {
-        id @ Json::String(_) => Ok(json!({ "id": id })),
-        // Not documented, but an id written as a number is still the id.
-        Json::Number(number) => Ok(json!({ "id": number.to_string() })),
+    let id = take_field(&mut body, "id", "POST /data/{Model}")?;
+    let id = id_text(id, &format!("POST /data/{module}: the new record's `id`"))?;
+    Ok(json!({ "id": id }))
+}
+
+/// An id 1CRM sent (a new record's, a webhook subscription's): a string, or, not documented
+/// but still the id, a number. `what` names it in the error.
+pub(crate) fn id_text(id: Json, what: &str) -> Result<String, ModuleError> {
+    match id {
+        Json::String(id) => Ok(id),
+        Json::Number(number) => Ok(number.to_string()),
         other => Err(ModuleError::new(
             ErrorKind::Invalid,
-            format!("POST /data/{module}: the new record's `id` is not a string but {other}"),
+            format!("{what} is not a string but {other}"),
         )),
     }
 }

@@ -7,6 +7,7 @@ mod errors;
 mod files;
 mod meta;
 mod records;
+mod trigger;
 
 use std::sync::Arc;
 use std::time::Duration;
