@@ -729,3 +729,79 @@ async fn a_1crm_new_event_starts_a_run_with_the_record() {
     assert!(subscribed().await.is_empty(), "{logs}");
     sandbox.shutdown().await;
 }
+
+const SLOW_HOOK_FLOW: &str = r#"flow: slow_hook
+trigger:
+  webhook: { path: slow }
+steps:
+  - id: wait
+    uses: core.sleep
+    with: { duration: 3s }
+output:
+  done: true
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_hands_a_running_run_back_and_the_next_start_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "flows/slow.yaml", SLOW_HOOK_FLOW);
+    let state = sqlite_url(dir.path());
+    let args = [
+        "flows",
+        "--listen",
+        "127.0.0.1:0",
+        "--state",
+        &state,
+        "--shutdown-timeout",
+        "300ms",
+    ];
+    let server = Server::start(dir.path(), &args);
+    let answer = reqwest::Client::new()
+        .post(format!("{}/hooks/slow", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    let run_id = answer.json::<Json>().await.unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let store = flowrun_state::open(&state).await.unwrap();
+    eventually(Duration::from_secs(10), "the run is claimed", || {
+        let store = store.clone();
+        let run_id = run_id.clone();
+        async move {
+            store
+                .run(&run_id)
+                .await
+                .unwrap()
+                .is_some_and(|run| run.status == RunStatus::Running)
+        }
+    })
+    .await;
+
+    // SIGTERM: the run cannot end within 300 ms, so it goes back to the queue; exit 0.
+    let (code, logs) = server.stop(Duration::from_secs(10)).await;
+    assert_eq!(code, 0, "{logs}");
+    assert!(logs.contains("run handed back to the queue"), "{logs}");
+    let run = store.run(&run_id).await.unwrap().unwrap();
+    assert_eq!(run.status, RunStatus::Queued, "{logs}");
+
+    // The next start takes it and finishes it.
+    let again = Server::start(dir.path(), &args);
+    eventually(Duration::from_secs(20), "the handed-back run succeeds", || {
+        let store = store.clone();
+        let run_id = run_id.clone();
+        async move {
+            store
+                .run(&run_id)
+                .await
+                .unwrap()
+                .is_some_and(|run| run.status == RunStatus::Success)
+        }
+    })
+    .await;
+    assert_eq!(runs_of(store.as_ref(), "slow_hook").await.len(), 1);
+    let (code, logs) = again.stop(Duration::from_secs(10)).await;
+    assert_eq!(code, 0, "{logs}");
+}
