@@ -10,6 +10,7 @@
 
 mod batch;
 mod bind;
+mod enqueue;
 mod incomplete;
 mod open;
 mod queue;
@@ -69,6 +70,8 @@ pub struct SqliteStore {
     path: PathBuf,
     /// Woken when a run becomes claimable (`wait_for_queued`).
     queue_signal: std::sync::Arc<tokio::sync::Notify>,
+    /// Queued runs, group-committed through `writer` (enqueue.rs).
+    enqueues: enqueue::EnqueueWriter,
 }
 
 impl SqliteStore {
@@ -121,6 +124,7 @@ impl SqliteStore {
             limits: options.limits,
             path,
             queue_signal: std::sync::Arc::new(tokio::sync::Notify::new()),
+            enqueues: enqueue::EnqueueWriter::default(),
         })
     }
 

@@ -72,9 +72,9 @@ impl SqliteStore {
         self.existing(&id, &operation).await.map(Enqueued::Created)
     }
 
-    /// Without the overlap rule an enqueue is one statement, committed on its own: the insert,
-    /// or nothing when the dedupe key is taken (the unique index decides), then the run that
-    /// holds the key is read. The common case (a webhook) is one round trip to the writer.
+    /// Without the overlap rule an enqueue is one insert, group-committed with the enqueues
+    /// that arrive meanwhile (`enqueue.rs`): the row, or nothing when the dedupe key is taken
+    /// (the unique index decides), then the run that holds the key is read.
     async fn enqueue_one_statement(&self, queued: QueuedRun) -> Result<Enqueued, StateError> {
         let operation = format!("queueing a run of flow `{}`", queued.flow_id);
         let (trigger, trigger_value) =
@@ -82,22 +82,17 @@ impl SqliteStore {
         let (inputs, inputs_value) = payload::encode_opt_keep(self.limits, queued.inputs, OverLimit::Truncate).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let created_at = millis(now());
-        let inserted = sqlx::query(
-            "INSERT INTO runs (id, flow_id, flow_version, trigger_json, inputs_json, status, \
-             created_at, dedupe_key, enqueued) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, 1) \
-             ON CONFLICT (flow_id, dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING",
-        )
-        .bind(&id)
-        .bind(&queued.flow_id)
-        .bind(&queued.flow_version)
-        .bind(trigger)
-        .bind(inputs)
-        .bind(created_at)
-        .bind(&queued.dedupe_key)
-        .execute(&self.writer)
-        .await
-        .map_err(db(&operation))?;
-        if inserted.rows_affected() == 0 {
+        let row = super::enqueue::QueuedRow {
+            id: id.clone(),
+            flow_id: queued.flow_id.clone(),
+            flow_version: queued.flow_version.clone(),
+            trigger,
+            inputs,
+            created_at,
+            dedupe_key: queued.dedupe_key.clone(),
+        };
+        let inserted = self.enqueues.insert(&self.writer, row).await?;
+        if !inserted {
             let key = queued.dedupe_key.as_deref().unwrap_or_default();
             let existing: String = sqlx::query_scalar("SELECT id FROM runs WHERE flow_id = ? AND dedupe_key = ?")
                 .bind(&queued.flow_id)
