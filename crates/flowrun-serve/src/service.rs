@@ -122,7 +122,7 @@ impl Service {
         }
         for entry in set.entries() {
             let trigger = match &entry.flow.trigger {
-                None => "none (runs only when queued by hand)".to_owned(),
+                None => "none: `flowrun run` starts it; serve never does".to_owned(),
                 Some(flowrun_flow::model::Trigger::Schedule(schedule)) => format!(
                     "schedule `{}` ({})",
                     schedule.cron,

@@ -1,8 +1,9 @@
 //! The `sql` modules against real databases, found through a `Registry` and called with a
-//! `CallContext` as the engine calls them: SQLite files in temporary folders, and the machine's
-//! Postgres (`FLOWRUN_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432/test`), each
-//! test in a schema of its own that is dropped at the end. When Postgres cannot be reached the
-//! Postgres tests fail; they never skip.
+//! `CallContext` as the engine calls them: SQLite files in temporary folders, and Postgres
+//! (`FLOWRUN_TEST_POSTGRES_URL`, else the machine's at `postgres://postgres@127.0.0.1:5432/test`,
+//! else a throwaway server started from the installed PostgreSQL binaries: see
+//! `flowrun_test_postgres::url`), each test in a schema of its own that is dropped at the end.
+//! When no Postgres can be had the Postgres tests fail, saying how to get one; they never skip.
 
 #![allow(clippy::unwrap_used)]
 
@@ -19,9 +20,10 @@ use serde_json::{Value as Json, json};
 use sqlx::Connection;
 use tempfile::TempDir;
 
-/// The Postgres the tests use (trust auth: any password is accepted).
+/// The Postgres the tests use (trust auth: any password is accepted), as
+/// `flowrun_test_postgres::url` finds or starts it.
 fn postgres_url() -> String {
-    std::env::var("FLOWRUN_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    flowrun_test_postgres::url()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,8 +182,8 @@ async fn admin() -> sqlx::PgConnection {
     match sqlx::PgConnection::connect(&url).await {
         Ok(connection) => connection,
         Err(error) => panic!(
-            "the Postgres tests need the machine's Postgres at {url} (trust auth, database `test`): {error}; \
-             start it, or point FLOWRUN_TEST_POSTGRES at one"
+            "the Postgres tests need the Postgres at {url} (trust auth, database `test`): {error}; \
+             start it, or point FLOWRUN_TEST_POSTGRES_URL at one"
         ),
     }
 }
