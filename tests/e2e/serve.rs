@@ -378,8 +378,7 @@ async fn a_schedule_runs_each_tick_once_and_a_changed_folder_is_reloaded() {
 /// A fresh Postgres schema of the machine's server, with the store's tables: its URL.
 async fn postgres_schema() -> String {
     let schema = format!("flowrun_e2e_{}", uuid_suffix());
-    let base = std::env::var("FLOWRUN_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    let base = flowrun_test_postgres::url();
     let options = flowrun_state::PostgresOptions {
         schema: Some(schema.clone()),
         ..flowrun_state::PostgresOptions::default()

@@ -2,9 +2,10 @@
 //! database (a fresh schema per test).
 //!
 //! Behavioural tests are written once, as `async fn name(backend: Backend)`, and run on both
-//! backends by `backends!(name)` (as `name::sqlite` and `name::postgres`). Postgres is the
-//! machine's (`FLOWRUN_TEST_POSTGRES_URL`, default `postgres://postgres@127.0.0.1:5432/test`):
-//! when it is unreachable the Postgres tests fail, they do not skip.
+//! backends by `backends!(name)` (as `name::sqlite` and `name::postgres`). Postgres is
+//! `flowrun_test_postgres::url()`'s: `FLOWRUN_TEST_POSTGRES_URL`, else the machine's at
+//! 127.0.0.1:5432, else a throwaway server from the system's binaries; without any, the
+//! Postgres tests fail, they do not skip.
 
 // Test helpers outside `#[test]` functions unwrap too: a panic is a failed test.
 #![allow(clippy::unwrap_used)]
@@ -244,7 +245,7 @@ impl Drop for TestSchema {
 
 /// The machine's Postgres.
 fn postgres_url() -> String {
-    std::env::var("FLOWRUN_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    flowrun_test_postgres::url()
 }
 
 /// A connection for setting up and tearing down; fails the test when Postgres is unreachable.
