@@ -194,6 +194,49 @@ pub struct QueuedRun {
     pub skip_if_active: bool,
 }
 
+impl QueuedRun {
+    /// The run as stored by an insert at `created_at` (both backends answer with it without
+    /// reading the row back). `trigger` and `inputs` are the values as stored (a too large one
+    /// is the truncation marker).
+    pub(crate) fn into_run(
+        self,
+        id: String,
+        trigger: Option<Value>,
+        inputs: Option<Value>,
+        created_at: Timestamp,
+    ) -> Run {
+        Run {
+            id,
+            flow_id: self.flow_id,
+            flow_version: self.flow_version,
+            trigger,
+            inputs,
+            status: RunStatus::Queued,
+            error: None,
+            output: None,
+            created_at,
+            started_at: None,
+            ended_at: None,
+            lease_owner: None,
+            lease_expires_at: None,
+            dedupe_key: self.dedupe_key,
+            enqueued: true,
+        }
+    }
+}
+
+/// Runs by status from `(status, count)` rows, as both backends read them.
+pub(crate) fn status_counts(rows: Vec<(String, i64)>) -> Result<Vec<(RunStatus, u64)>, crate::StateError> {
+    rows.into_iter()
+        .map(|(status, count)| {
+            let status = status
+                .parse()
+                .map_err(|error| crate::StateError::corrupt("run status", error))?;
+            Ok((status, u64::try_from(count).unwrap_or_default()))
+        })
+        .collect()
+}
+
 /// What [`enqueue_run`](crate::StateStore::enqueue_run) did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Enqueued {

@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::Row;
 
 use super::bind::millis;
 use super::runs::{RUN_COLUMNS, ownership_error};
@@ -75,11 +74,12 @@ impl SqliteStore {
     /// Without the overlap rule an enqueue is one insert, group-committed with the enqueues
     /// that arrive meanwhile (`enqueue.rs`): the row, or nothing when the dedupe key is taken
     /// (the unique index decides), then the run that holds the key is read.
-    async fn enqueue_one_statement(&self, queued: QueuedRun) -> Result<Enqueued, StateError> {
+    async fn enqueue_one_statement(&self, mut queued: QueuedRun) -> Result<Enqueued, StateError> {
         let operation = format!("queueing a run of flow `{}`", queued.flow_id);
         let (trigger, trigger_value) =
-            payload::encode_opt_keep(self.limits, queued.trigger, OverLimit::Truncate).await?;
-        let (inputs, inputs_value) = payload::encode_opt_keep(self.limits, queued.inputs, OverLimit::Truncate).await?;
+            payload::encode_opt_keep(self.limits, queued.trigger.take(), OverLimit::Truncate).await?;
+        let (inputs, inputs_value) =
+            payload::encode_opt_keep(self.limits, queued.inputs.take(), OverLimit::Truncate).await?;
         let id = uuid::Uuid::now_v7().to_string();
         let created_at = millis(now());
         let row = super::enqueue::QueuedRow {
@@ -103,23 +103,12 @@ impl SqliteStore {
             return self.existing(&existing, &operation).await.map(Enqueued::Duplicate);
         }
         self.queue_signal.notify_waiters();
-        Ok(Enqueued::Created(Run {
+        Ok(Enqueued::Created(queued.into_run(
             id,
-            flow_id: queued.flow_id,
-            flow_version: queued.flow_version,
-            trigger: trigger_value,
-            inputs: inputs_value,
-            status: RunStatus::Queued,
-            error: None,
-            output: None,
-            created_at: super::bind::timestamp("run created_at", created_at)?,
-            started_at: None,
-            ended_at: None,
-            lease_owner: None,
-            lease_expires_at: None,
-            dedupe_key: queued.dedupe_key,
-            enqueued: true,
-        }))
+            trigger_value,
+            inputs_value,
+            super::bind::timestamp("run created_at", created_at)?,
+        )))
     }
 
     /// A run that must exist (read on the writer: it was just written).
@@ -259,21 +248,11 @@ impl SqliteStore {
     }
 
     pub(super) async fn count_runs_impl(&self) -> Result<Vec<(RunStatus, u64)>, StateError> {
-        let operation = "counting runs by status";
-        let rows = sqlx::query("SELECT status, count(*) AS n FROM runs GROUP BY status")
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT status, count(*) FROM runs GROUP BY status")
             .fetch_all(&self.reader)
             .await
-            .map_err(db(operation))?;
-        rows.iter()
-            .map(|row| {
-                let status: String = row.try_get("status").map_err(db(operation))?;
-                let count: i64 = row.try_get("n").map_err(db(operation))?;
-                let status = status
-                    .parse()
-                    .map_err(|error| StateError::corrupt("run status", error))?;
-                Ok((status, u64::try_from(count).unwrap_or_default()))
-            })
-            .collect()
+            .map_err(db("counting runs by status"))?;
+        crate::model::status_counts(rows)
     }
 
     pub(super) async fn wait_for_queued_impl(&self, timeout: Duration) {
