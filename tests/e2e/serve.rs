@@ -165,6 +165,11 @@ async fn webhooks_signed_refused_deduplicated_and_sync_on_sqlite() {
         "flows/broken.yaml",
         "flow: broken\nsteps:\n  - id: x\n    uses: core.nope\n",
     );
+    write(
+        dir.path(),
+        "flows/limited.yaml",
+        "flow: limited\ntrigger:\n  webhook: { path: limited, rate_limit: { requests: 2, per: 1m } }\nsteps:\n  - id: x\n    uses: core.value\n    with: { value: 1 }\n",
+    );
     write(dir.path(), "secrets.env", format!("HOOK_KEY={CANARY}\n"));
     let state = sqlite_url(dir.path());
     let server = Server::start(
@@ -240,6 +245,15 @@ async fn webhooks_signed_refused_deduplicated_and_sync_on_sqlite() {
         .unwrap();
     assert_eq!(refused.status(), 401);
 
+    // Over the webhook's rate limit: 429 with Retry-After, nothing queued.
+    let limited = format!("{}/hooks/limited", server.base);
+    for _ in 0..2 {
+        assert_eq!(client.post(&limited).send().await.unwrap().status(), 202);
+    }
+    let refused = client.post(&limited).send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+
     // The queued run ran; only the accepted requests made runs.
     let store = flowrun_state::open(&state).await.unwrap();
     eventually(Duration::from_secs(20), "the webhook's run succeeds", || {
@@ -270,7 +284,7 @@ async fn webhooks_signed_refused_deduplicated_and_sync_on_sqlite() {
         .await
         .unwrap();
     assert_eq!(health["status"], "ok");
-    assert_eq!(health["flows"], 2);
+    assert_eq!(health["flows"], 3);
     let metrics = client
         .get(format!("{}/metrics", server.base))
         .send()
@@ -279,7 +293,10 @@ async fn webhooks_signed_refused_deduplicated_and_sync_on_sqlite() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains(r#"flowrun_runs{status="success"} 2"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"flowrun_trigger_events_total{source="webhook",outcome="rate_limited"} 1"#),
+        "{metrics}"
+    );
     assert!(metrics.contains("flowrun_queue_depth 0"), "{metrics}");
     assert!(
         metrics.contains(r#"flowrun_webhook_responses_total{code="401"} 4"#),
@@ -419,6 +436,7 @@ async fn three_workers_on_postgres_run_500_queued_runs_exactly_once() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "flows/contacts.yaml", CONTACT_FLOW);
+    write(dir.path(), "flows/tick.yaml", TICK_FLOW);
     write(dir.path(), "secrets.env", "ONECRM_PASSWORD=onecrm-admin\n");
     let state = postgres_schema().await;
     let sandbox_url = sandbox.base_url();
@@ -481,6 +499,30 @@ async fn three_workers_on_postgres_run_500_queued_runs_exactly_once() {
     owners.sort();
     owners.dedup();
     assert!(owners.len() >= 2, "one process did everything: {owners:?}");
+    // The schedule ran each second's tick once, though three servers queue every tick.
+    let ticks = runs_of(store.as_ref(), "every_second").await;
+    let mut at: Vec<&str> = ticks
+        .iter()
+        .map(|run| run.trigger.as_ref().unwrap()["scheduled_at"].as_str().unwrap())
+        .collect();
+    assert!(at.len() >= 2, "{} ticks", at.len());
+    let count = at.len();
+    at.sort();
+    at.dedup();
+    assert_eq!(at.len(), count, "a tick ran twice");
+    // Module HTTP calls are counted per connection.
+    let metrics = client
+        .get(format!("{}/metrics", servers[0].base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"flowrun_http_requests_total{connection="crm",status="200"}"#),
+        "{metrics}"
+    );
     for server in servers {
         let (code, logs) = server.stop(Duration::from_secs(30)).await;
         assert_eq!(code, 0, "{logs}");
