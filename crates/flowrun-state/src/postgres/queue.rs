@@ -211,7 +211,7 @@ impl PostgresStore {
         }
         let pool = self.pool.clone();
         // In-process waiters at once, other processes through the server.
-        self.queue_signal.notify.notify_waiters();
+        self.queue_signal.notify.notify_one();
         tokio::spawn(async move {
             if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
                 .bind(CHANNEL)
@@ -254,7 +254,12 @@ impl PostgresStore {
         }
         let row = query.fetch_optional(&self.pool).await.map_err(db(operation))?;
         match row {
-            Some(row) => self.one(row, operation).await.map(Some),
+            Some(row) => {
+                // Pass the wake-up on: another idle worker looks for the next run (see
+                // wait_for_queued).
+                self.queue_signal.notify.notify_one();
+                self.one(row, operation).await.map(Some)
+            }
             None => Ok(None),
         }
     }
@@ -375,6 +380,9 @@ impl PostgresStore {
     }
 
     pub(super) async fn wait_for_queued_impl(&self, timeout: Duration) {
+        // One waiter is woken per signal (kept when nobody waits); a worker that claims a run
+        // wakes the next one, so idle workers join one by one while there is work, instead of
+        // every worker of every process racing for each run.
         self.start_listening();
         let _ = tokio::time::timeout(timeout, self.queue_signal.notify.notified()).await;
     }
@@ -396,7 +404,7 @@ impl PostgresStore {
                             // `recv` reconnects by itself after a dropped connection (and
                             // a wake-up then is harmless: waiters look at the queue).
                             while listener.recv().await.is_ok() {
-                                notify.notify_waiters();
+                                notify.notify_one();
                             }
                         }
                     }

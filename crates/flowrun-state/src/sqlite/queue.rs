@@ -67,7 +67,7 @@ impl SqliteStore {
         .await
         .map_err(db(&operation))?;
         tx.commit().await.map_err(db(&operation))?;
-        self.queue_signal.notify_waiters();
+        self.queue_signal.notify_one();
         self.existing(&id, &operation).await.map(Enqueued::Created)
     }
 
@@ -102,7 +102,7 @@ impl SqliteStore {
                 .map_err(db(&operation))?;
             return self.existing(&existing, &operation).await.map(Enqueued::Duplicate);
         }
-        self.queue_signal.notify_waiters();
+        self.queue_signal.notify_one();
         Ok(Enqueued::Created(queued.into_run(
             id,
             trigger_value,
@@ -158,7 +158,12 @@ impl SqliteStore {
             query = query.bind(flows);
         }
         let rows = query.fetch_all(&self.writer).await.map_err(db(operation))?;
-        Ok(self.decode_runs(rows, operation).await?.into_iter().next())
+        let claimed = self.decode_runs(rows, operation).await?.into_iter().next();
+        if claimed.is_some() {
+            // Pass the wake-up on: another idle worker looks for the next run (see wait_for_queued).
+            self.queue_signal.notify_one();
+        }
+        Ok(claimed)
     }
 
     pub(super) async fn release_run_impl(
@@ -198,7 +203,7 @@ impl SqliteStore {
             .await
             .map_err(db(&operation))?;
         tx.commit().await.map_err(db(&operation))?;
-        self.queue_signal.notify_waiters();
+        self.queue_signal.notify_one();
         Ok(())
     }
 
@@ -235,7 +240,7 @@ impl SqliteStore {
         .await
         .map_err(db(operation))?;
         tx.commit().await.map_err(db(operation))?;
-        self.queue_signal.notify_waiters();
+        self.queue_signal.notify_one();
         self.decode_runs(rows, operation).await
     }
 
@@ -256,8 +261,9 @@ impl SqliteStore {
     }
 
     pub(super) async fn wait_for_queued_impl(&self, timeout: Duration) {
-        // `notified` before any check would be racy only if a caller checked first; callers
-        // poll after every wait, so a wake-up lost between two waits costs one `timeout`.
+        // One waiter is woken per signal (a signal with nobody waiting is kept for the next
+        // wait): a burst does not wake every idle worker at once; each worker that claims a run
+        // wakes the next one, so idle workers join one by one while there is work.
         let _ = tokio::time::timeout(timeout, self.queue_signal.notified()).await;
     }
 
