@@ -13,7 +13,8 @@
 //! - [`PostgresStore`]: the Postgres backend (`postgres/`), for stores shared by processes
 //!   and hosts (`postgres://user:password@host:5432/database`).
 //! - [`model`]: the stored data ([`Run`], [`StepRecord`], [`Cursor`], [`Incomplete`],
-//!   [`TokenSet`]) and what operations take ([`NewRun`], [`FinishRun`], …).
+//!   [`TokenSet`]) and what operations take ([`NewRun`], [`FinishRun`], [`QueuedRun`],
+//!   [`Claim`], …).
 //! - [`StateError`]: every failure, typed.
 //!
 //! # How the engine uses it
@@ -31,6 +32,28 @@
 //! `runs retry RUN` = `resume_run` (a run that ended, or one whose lease expired), then
 //! `step_records` (what already succeeded is not run again), `list_incomplete(run, Open)`,
 //! `resolve_incomplete`/`fail_incomplete` per replayed item, and `finish_run` again.
+//!
+//! # How serve uses it
+//! ```text
+//! webhook / schedule tick / connector event:
+//!     store.enqueue_run(QueuedRun { dedupe_key, skip_if_active, .. })
+//!         Created(run)    // committed: only now answer 202
+//!         Duplicate(run)  // that delivery or tick has a run already (any status, any process)
+//!         Skipped { .. }  // overlap rule: the flow has a run queued or running
+//! each worker, in a loop:
+//!     every lease/2 or so: store.requeue_expired()   // runs of workers that died: queued again
+//!     match store.claim_run(Claim { lease_owner, lease, flow_ids: Some(loaded flows) }) {
+//!         Some(run) => run it as the engine does (heartbeat, record_step, finish_run); its
+//!                      step_records may exist already (taken over): resume from them;
+//!                      FlowLocked or shutting down: store.release_run(run, owner, delay)
+//!         None => store.wait_for_queued(poll_interval)  // a hint; poll anyway
+//!     }
+//! connector triggers: trigger_state / put_trigger_state / insert_trigger_state (first wins)
+//! metrics: queue_depth, count_runs
+//! ```
+//! `mark_abandoned` (of `flowrun run`) leaves runs that came through the queue (`enqueued`)
+//! alone: a worker takes them over through `requeue_expired`. `docs/state.md` ("The queue of
+//! `flowrun serve`") describes the columns and the guarantees.
 //!
 //! # Contract
 //! - A write is committed before its call returns (SQLite: WAL, `synchronous=NORMAL`: it

@@ -35,6 +35,8 @@ mod queue;
 mod runs;
 mod steps;
 mod tokens;
+mod triggers;
+mod wake;
 
 use std::future::Future;
 use std::time::Duration;
@@ -92,8 +94,8 @@ pub struct PostgresStore {
     steps: batch::StepWriter,
     limits: PayloadLimits,
     url: open::ShownUrl,
-    /// Wakes `wait_for_queued` on `NOTIFY flowrun_queue` from any process (queue.rs).
-    queue_signal: std::sync::Arc<queue::QueueSignal>,
+    /// Wakes `wait_for_queued` on `NOTIFY flowrun_queue` from any process (wake.rs).
+    queue_signal: std::sync::Arc<wake::QueueSignal>,
 }
 
 impl PostgresStore {
@@ -133,7 +135,7 @@ impl PostgresStore {
             steps,
             limits: options.limits,
             url: shown,
-            queue_signal: std::sync::Arc::new(queue::QueueSignal::new()),
+            queue_signal: std::sync::Arc::new(wake::QueueSignal::new()),
         })
     }
 

@@ -1,56 +1,32 @@
-//! The run queue of `flowrun serve` on Postgres, shared by every worker process, and the
-//! trigger state.
+//! The run queue of `flowrun serve` on Postgres, shared by every worker process.
 //!
 //! - A claim is one statement: `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED LIMIT 1)`.
 //!   Two claimers never lock the same row, and neither waits for the other: each skips the rows
 //!   the other holds.
 //! - Deduplication is the unique index on `(flow_id, dedupe_key)`: `INSERT … ON CONFLICT DO
 //!   NOTHING`, then the row that won is read back.
-//! - Every transaction that makes a run claimable sends `NOTIFY flowrun_queue` (delivered at
-//!   its commit); each store listens on a connection of its own and wakes its waiters, so an
-//!   enqueue on one host wakes idle workers on all. The notification is a hint: waiters poll.
+//! - The overlap rule (`skip_if_active`) looks for an active run and inserts under a
+//!   transaction-scoped advisory lock of the flow, so two processes enqueueing ticks of one flow
+//!   at once cannot both see "no active run" and both insert.
+//! - Wake-ups of idle workers, in this process and in others: `wake.rs`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::Value;
 use sqlx::Row;
-use sqlx::postgres::{PgListener, PgRow};
-use tokio::sync::Notify;
+use sqlx::postgres::PgRow;
 
 use super::bind::{PgTime, lease_expiry_sql, lease_interval, payload_ref};
 use super::runs::{RUN_COLUMNS, end, ownership_error};
+use super::wake::CHANNEL;
 use super::{PostgresStore, db, retrying};
 use crate::error::StateError;
 use crate::model::{Claim, Enqueued, QueuedRun, Run, RunStatus};
 use crate::payload::{self, OverLimit};
 
-/// The channel of queue wake-ups.
-const CHANNEL: &str = "flowrun_queue";
-
-/// The shortest time between two wake-ups sent after enqueues.
-const NOTIFY_EVERY: Duration = Duration::from_millis(10);
-
-/// Wakes this store's waiters when any process makes a run claimable.
-#[derive(Debug)]
-pub(super) struct QueueSignal {
-    pub notify: Arc<Notify>,
-    listening: std::sync::OnceLock<()>,
-    /// When the last wake-up after an enqueue went out, in ms since `started`.
-    last_notify_ms: std::sync::atomic::AtomicU64,
-    started: std::time::Instant,
-}
-
-impl QueueSignal {
-    pub fn new() -> QueueSignal {
-        QueueSignal {
-            notify: Arc::new(Notify::new()),
-            listening: std::sync::OnceLock::new(),
-            last_notify_ms: std::sync::atomic::AtomicU64::new(0),
-            started: std::time::Instant::now(),
-        }
-    }
-}
+/// The first key of the advisory locks that serialize `skip_if_active` enqueues per flow (the
+/// second is a hash of the flow id). Two-key advisory locks do not share their key space with
+/// the one-key locks sqlx takes while migrating.
+const OVERLAP_LOCK_CLASS: i32 = 0x666c_6f77; // "flow"
 
 impl PostgresStore {
     pub(super) async fn enqueue_run_impl(&self, queued: QueuedRun) -> Result<Enqueued, StateError> {
@@ -64,6 +40,14 @@ impl PostgresStore {
         let outcome = retrying(|| async {
             let mut tx = self.begin(&operation).await?;
             let result = async {
+                // Held until commit: the overlap rule's check and insert are one step for every
+                // process (module docs).
+                sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
+                    .bind(OVERLAP_LOCK_CLASS)
+                    .bind(&queued.flow_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(&operation))?;
                 if let Some(key) = &queued.dedupe_key {
                     let existing = sqlx::query(&format!(
                         "SELECT {RUN_COLUMNS} FROM runs WHERE flow_id = $1 AND dedupe_key = $2"
@@ -119,7 +103,11 @@ impl PostgresStore {
         })
         .await?;
         match outcome {
-            Outcome::Created(row) => Ok(Enqueued::Created(self.one(row, &operation).await?)),
+            Outcome::Created(row) => {
+                // Other processes were notified at the commit (`notify`).
+                self.queue_signal.wake_local();
+                Ok(Enqueued::Created(self.one(row, &operation).await?))
+            }
             Outcome::Duplicate(row) => Ok(Enqueued::Duplicate(self.one(row, &operation).await?)),
             Outcome::Skipped(active_run_id) => Ok(Enqueued::Skipped { active_run_id }),
             Outcome::Raced => {
@@ -173,54 +161,13 @@ impl PostgresStore {
             .map_err(db(&operation))?;
             return Ok(Enqueued::Duplicate(self.one(row, &operation).await?));
         };
-        self.wake_workers();
+        self.queue_signal.after_enqueue(&self.pool);
         Ok(Enqueued::Created(queued.into_run(
             id,
             trigger_value,
             inputs_value,
             created_at.0,
         )))
-    }
-
-    /// `NOTIFY flowrun_queue` after an enqueue committed, at most once per [`NOTIFY_EVERY`],
-    /// off the caller's path. Not inside the insert: Postgres serializes the commits of
-    /// notifying transactions on one lock, which would make every webhook wait for every other.
-    /// Workers woken once claim until the queue is empty, so one wake-up serves a burst.
-    fn wake_workers(&self) {
-        let now = u64::try_from(self.queue_signal.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let last = self
-            .queue_signal
-            .last_notify_ms
-            .load(std::sync::atomic::Ordering::Relaxed);
-        // 0: none sent yet.
-        if (last != 0 && now.saturating_sub(last) < NOTIFY_EVERY.as_millis() as u64)
-            || self
-                .queue_signal
-                .last_notify_ms
-                .compare_exchange(
-                    last,
-                    now.max(1),
-                    std::sync::atomic::Ordering::Relaxed,
-                    std::sync::atomic::Ordering::Relaxed,
-                )
-                .is_err()
-        {
-            // Another enqueue just sent one, or is sending it; its wake-up is ours too (its
-            // notification goes out after our commit, since ours committed before we looked).
-            return;
-        }
-        let pool = self.pool.clone();
-        // In-process waiters at once, other processes through the server.
-        self.queue_signal.notify.notify_one();
-        tokio::spawn(async move {
-            if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
-                .bind(CHANNEL)
-                .execute(&pool)
-                .await
-            {
-                tracing::debug!(%error, "NOTIFY flowrun_queue failed; idle workers poll");
-            }
-        });
     }
 
     async fn one(&self, row: PgRow, operation: &str) -> Result<Run, StateError> {
@@ -257,7 +204,7 @@ impl PostgresStore {
             Some(row) => {
                 // Pass the wake-up on: another idle worker looks for the next run (see
                 // wait_for_queued).
-                self.queue_signal.notify.notify_one();
+                self.queue_signal.wake_local();
                 self.one(row, operation).await.map(Some)
             }
             None => Ok(None),
@@ -309,7 +256,10 @@ impl PostgresStore {
             .await;
             end(tx, result, &operation).await
         })
-        .await
+        .await?;
+        // Other processes were notified at the commit.
+        self.queue_signal.wake_local();
+        Ok(())
     }
 
     pub(super) async fn requeue_expired_impl(&self) -> Result<Vec<Run>, StateError> {
@@ -360,6 +310,9 @@ impl PostgresStore {
             end(tx, result, operation).await
         })
         .await?;
+        if !rows.is_empty() {
+            self.queue_signal.wake_local();
+        }
         self.decode_runs(rows, operation).await
     }
 
@@ -380,111 +333,7 @@ impl PostgresStore {
     }
 
     pub(super) async fn wait_for_queued_impl(&self, timeout: Duration) {
-        // One waiter is woken per signal (kept when nobody waits); a worker that claims a run
-        // wakes the next one, so idle workers join one by one while there is work, instead of
-        // every worker of every process racing for each run.
-        self.start_listening();
-        let _ = tokio::time::timeout(timeout, self.queue_signal.notify.notified()).await;
-    }
-
-    /// Starts, once per store, the task that listens on `flowrun_queue` and wakes waiters.
-    fn start_listening(&self) {
-        if self.queue_signal.listening.set(()).is_err() {
-            return;
-        }
-        let pool = self.pool.clone();
-        let notify = self.queue_signal.notify.clone();
-        tokio::spawn(async move {
-            loop {
-                match PgListener::connect_with(&pool).await {
-                    Ok(mut listener) => {
-                        if let Err(error) = listener.listen(CHANNEL).await {
-                            tracing::warn!(%error, "cannot LISTEN for queued runs; idle workers poll");
-                        } else {
-                            // `recv` reconnects by itself after a dropped connection (and
-                            // a wake-up then is harmless: waiters look at the queue).
-                            while listener.recv().await.is_ok() {
-                                notify.notify_one();
-                            }
-                        }
-                    }
-                    Err(error) => tracing::warn!(%error, "cannot LISTEN for queued runs; idle workers poll"),
-                }
-                if pool.is_closed() {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
-    }
-
-    pub(super) async fn trigger_state_impl(&self, flow_id: &str, key: &str) -> Result<Option<Value>, StateError> {
-        let operation = format!("reading trigger state `{key}` of flow `{flow_id}`");
-        let value: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT value_json FROM trigger_state WHERE flow_id = $1 AND key = $2")
-                .bind(flow_id)
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db(&operation))?;
-        value
-            .map(|bytes| payload::decode("trigger state", &bytes, self.limits))
-            .transpose()
-    }
-
-    pub(super) async fn put_trigger_state_impl(
-        &self,
-        flow_id: &str,
-        key: &str,
-        value: Value,
-    ) -> Result<(), StateError> {
-        let operation = format!("storing trigger state `{key}` of flow `{flow_id}`");
-        let value = payload::encode(self.limits, value, OverLimit::Refuse("a trigger state")).await?;
-        sqlx::query(
-            "INSERT INTO trigger_state (flow_id, key, value_json, updated_at) VALUES ($1, $2, $3, now()) \
-             ON CONFLICT (flow_id, key) DO UPDATE SET value_json = excluded.value_json, \
-             updated_at = excluded.updated_at",
-        )
-        .bind(flow_id)
-        .bind(key)
-        .bind(payload_ref(Some(&value)))
-        .execute(&self.pool)
-        .await
-        .map_err(db(&operation))?;
-        Ok(())
-    }
-
-    pub(super) async fn insert_trigger_state_impl(
-        &self,
-        flow_id: &str,
-        key: &str,
-        value: Value,
-    ) -> Result<Value, StateError> {
-        let operation = format!("storing trigger state `{key}` of flow `{flow_id}`");
-        let encoded = payload::encode(self.limits, value, OverLimit::Refuse("a trigger state")).await?;
-        // The no-op update makes RETURNING give the row that is there, inserted or not.
-        let stored: Vec<u8> = sqlx::query_scalar(
-            "INSERT INTO trigger_state (flow_id, key, value_json, updated_at) VALUES ($1, $2, $3, now()) \
-             ON CONFLICT (flow_id, key) DO UPDATE SET flow_id = trigger_state.flow_id RETURNING value_json",
-        )
-        .bind(flow_id)
-        .bind(key)
-        .bind(payload_ref(Some(&encoded)))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db(&operation))?;
-        payload::decode("trigger state", &stored, self.limits)
-    }
-
-    pub(super) async fn delete_trigger_state_impl(&self, flow_id: &str, key: &str) -> Result<bool, StateError> {
-        let operation = format!("deleting trigger state `{key}` of flow `{flow_id}`");
-        let deleted = sqlx::query("DELETE FROM trigger_state WHERE flow_id = $1 AND key = $2")
-            .bind(flow_id)
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map_err(db(&operation))?;
-        Ok(deleted.rows_affected() > 0)
+        self.queue_signal.wait(&self.pool, timeout).await;
     }
 }
 

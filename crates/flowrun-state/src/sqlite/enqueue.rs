@@ -33,6 +33,7 @@ struct Pending {
 #[derive(Clone, Default)]
 pub(super) struct EnqueueWriter {
     queue: Arc<std::sync::Mutex<Vec<Pending>>>,
+    /// Held by the caller (then its write task) writing a batch.
     leader: Arc<tokio::sync::Mutex<()>>,
 }
 
@@ -53,13 +54,23 @@ impl EnqueueWriter {
         let leader = tokio::select! {
             biased;
             answered = &mut answer => return answered.unwrap_or_else(|_| Err(interrupted())),
-            leader = self.leader.lock() => leader,
+            leader = Arc::clone(&self.leader).lock_owned() => leader,
         };
         let batch: Vec<Pending> = std::mem::take(&mut *self.lock_queue());
-        if !batch.is_empty() {
-            write_batch(writer, batch).await;
+        if batch.is_empty() {
+            drop(leader);
+        } else {
+            // On a task of its own, which finishes even when this caller gives up (a webhook
+            // whose client hung up): cancelling the transaction here would fail the runs of
+            // every other caller in the batch.
+            let writer = writer.clone();
+            let write = tokio::spawn(async move {
+                write_batch(&writer, batch).await;
+                drop(leader);
+            });
+            // A panic of the task drops the replies: the callers hear `interrupted`.
+            let _ = write.await;
         }
-        drop(leader);
         answer.try_recv().unwrap_or_else(|_| Err(interrupted()))
     }
 

@@ -17,6 +17,7 @@ mod queue;
 mod runs;
 mod steps;
 mod tokens;
+mod triggers;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

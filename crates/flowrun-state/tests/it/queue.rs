@@ -754,3 +754,130 @@ async fn postgres_stores_enqueueing_one_key_at_once_make_one_run() {
         .unwrap();
     assert_eq!(runs.len(), 3);
 }
+
+// A wake-up that comes while nobody waits is kept for the next wait (a worker busy claiming
+// when a run is enqueued does not sleep through it).
+backends!(a_wake_up_between_two_waits_is_not_lost);
+async fn a_wake_up_between_two_waits_is_not_lost(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    // Listening (Postgres) starts with the first wait.
+    test.store.wait_for_queued(Duration::from_millis(50)).await;
+    enqueue(test.store.as_ref(), queued("orders", None)).await;
+    let start = Instant::now();
+    test.store.wait_for_queued(Duration::from_secs(10)).await;
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "an enqueue before the wait did not wake it ({:?} of its 10 s)",
+        start.elapsed()
+    );
+}
+
+/// Enqueues in a quick burst on one store, whose `NOTIFY`s are throttled: the other store is
+/// woken for the last of them too, not only for the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_enqueues_wakes_another_postgres_store_after_its_last_commit() {
+    let schema = TestSchema::new().await;
+    let waiter: Arc<dyn StateStore> = Arc::new(schema.open(PayloadLimits::default()).await);
+    let enqueuer = schema.open(PayloadLimits::default()).await;
+    // Listening, and no wake-up left over.
+    wait_woken_by(Arc::clone(&waiter), &enqueuer).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    waiter.wait_for_queued(Duration::from_millis(300)).await;
+
+    let first_wait = {
+        let waiter = Arc::clone(&waiter);
+        tokio::spawn(async move { waiter.wait_for_queued(Duration::from_secs(10)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tokio::join!(
+        enqueue(&enqueuer, queued("orders", None)),
+        enqueue(&enqueuer, queued("orders", None)),
+        enqueue(&enqueuer, queued("orders", None)),
+    );
+    first_wait.await.unwrap();
+    // The later enqueues came within the throttle's window: a NOTIFY follows their commits (or
+    // it arrived before this wait, and the wake-up was kept).
+    let start = Instant::now();
+    waiter.wait_for_queued(Duration::from_secs(10)).await;
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "the last enqueue of a burst did not wake the other store ({:?} of its 10 s)",
+        start.elapsed()
+    );
+}
+
+/// Two processes enqueue schedule ticks of one flow at once under the overlap rule: one run is
+/// created, every other enqueue is skipped in its favour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_stores_enqueueing_ticks_at_once_keep_one_active_run() {
+    let schema = TestSchema::new().await;
+    let stores = [
+        Arc::new(schema.open(PayloadLimits::default()).await),
+        Arc::new(schema.open(PayloadLimits::default()).await),
+    ];
+    let tasks: Vec<_> = (0..20)
+        .map(|attempt| {
+            let store = Arc::clone(&stores[attempt % 2]);
+            tokio::spawn(async move {
+                store
+                    .enqueue_run(QueuedRun {
+                        skip_if_active: true,
+                        ..queued("orders", None)
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap().unwrap());
+    }
+    let created: Vec<&Run> = outcomes
+        .iter()
+        .filter_map(|outcome| match outcome {
+            Enqueued::Created(run) => Some(run),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(created.len(), 1, "{outcomes:?}");
+    for outcome in &outcomes {
+        match outcome {
+            Enqueued::Created(_) => {}
+            Enqueued::Skipped { active_run_id } => assert_eq!(active_run_id, &created[0].id),
+            other => panic!("expected Created or Skipped, got {other:?}"),
+        }
+    }
+    assert_eq!(stores[0].queue_depth().await.unwrap(), 1);
+}
+
+// Callers that give up while enqueueing (a webhook whose client hung up) never fail the
+// enqueues of others (SQLite writes the enqueues that arrive together in one transaction).
+backends!(enqueues_given_up_do_not_fail_the_others, multi_thread);
+async fn enqueues_given_up_do_not_fail_the_others(backend: Backend) {
+    let test = TestStore::new(backend).await;
+    for round in 0..5 {
+        let tasks: Vec<_> = (0..40)
+            .map(|index| {
+                let store = Arc::clone(&test.store);
+                let key = format!("delivery-{round}-{index}");
+                tokio::spawn(async move { store.enqueue_run(queued("orders", Some(&key))).await })
+            })
+            .collect();
+        let mut kept = Vec::new();
+        for (index, task) in tasks.into_iter().enumerate() {
+            if index % 3 == 0 {
+                // Spread over the writes, so some callers give up while leading a batch.
+                tokio::time::sleep(Duration::from_micros(300)).await;
+                task.abort();
+            } else {
+                kept.push(task);
+            }
+        }
+        for task in kept {
+            match task.await.unwrap() {
+                Ok(Enqueued::Created(_)) => {}
+                other => panic!("round {round}: expected Created, got {other:?}"),
+            }
+        }
+    }
+}
