@@ -97,6 +97,18 @@ where
     }
 }
 
+/// Waits until the run has `status`; fails after `limit` with `what`.
+async fn run_reaches(store: &dyn StateStore, run_id: &str, status: RunStatus, limit: Duration, what: &str) {
+    let started = Instant::now();
+    loop {
+        if store.run(run_id).await.unwrap().is_some_and(|run| run.status == status) {
+            return;
+        }
+        assert!(started.elapsed() < limit, "not within {limit:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn runs_of(store: &dyn StateStore, flow: &str) -> Vec<flowrun_state::Run> {
     store
         .list_runs(&RunFilter {
@@ -256,17 +268,13 @@ async fn webhooks_signed_refused_deduplicated_and_sync_on_sqlite() {
 
     // The queued run ran; only the accepted requests made runs.
     let store = flowrun_state::open(&state).await.unwrap();
-    eventually(Duration::from_secs(20), "the webhook's run succeeds", || {
-        let store = store.clone();
-        let run_id = run_id.clone();
-        async move {
-            store
-                .run(&run_id)
-                .await
-                .unwrap()
-                .is_some_and(|run| run.status == RunStatus::Success)
-        }
-    })
+    run_reaches(
+        store.as_ref(),
+        &run_id,
+        RunStatus::Success,
+        Duration::from_secs(20),
+        "the webhook's run succeeds",
+    )
     .await;
     let run = store.run(&run_id).await.unwrap().unwrap();
     assert_eq!(run.output, Some(json!({"number": 1001})));
@@ -619,17 +627,13 @@ async fn a_killed_worker_s_run_is_taken_over_without_losing_or_doubling_work() {
 
     // Another worker takes the run over once the lease expires, and finishes it.
     let second = Server::start_with(dir.path(), &args, &env);
-    eventually(Duration::from_secs(60), "the run is taken over and succeeds", || {
-        let store = store.clone();
-        let run_id = run_id.clone();
-        async move {
-            store
-                .run(&run_id)
-                .await
-                .unwrap()
-                .is_some_and(|run| run.status == RunStatus::Success)
-        }
-    })
+    run_reaches(
+        store.as_ref(),
+        &run_id,
+        RunStatus::Success,
+        Duration::from_secs(60),
+        "the run is taken over and succeeds",
+    )
     .await;
     let after = finished_items(store.as_ref(), &run_id, "slow").await;
     // What the killed worker committed was kept, not run again (same end times); the rest ran.
@@ -820,17 +824,13 @@ async fn sigterm_hands_a_running_run_back_and_the_next_start_finishes_it() {
         .unwrap()
         .to_owned();
     let store = flowrun_state::open(&state).await.unwrap();
-    eventually(Duration::from_secs(10), "the run is claimed", || {
-        let store = store.clone();
-        let run_id = run_id.clone();
-        async move {
-            store
-                .run(&run_id)
-                .await
-                .unwrap()
-                .is_some_and(|run| run.status == RunStatus::Running)
-        }
-    })
+    run_reaches(
+        store.as_ref(),
+        &run_id,
+        RunStatus::Running,
+        Duration::from_secs(10),
+        "the run is claimed",
+    )
     .await;
 
     // SIGTERM: the run cannot end within 300 ms, so it goes back to the queue; exit 0.
@@ -842,17 +842,13 @@ async fn sigterm_hands_a_running_run_back_and_the_next_start_finishes_it() {
 
     // The next start takes it and finishes it.
     let again = Server::start(dir.path(), &args);
-    eventually(Duration::from_secs(20), "the handed-back run succeeds", || {
-        let store = store.clone();
-        let run_id = run_id.clone();
-        async move {
-            store
-                .run(&run_id)
-                .await
-                .unwrap()
-                .is_some_and(|run| run.status == RunStatus::Success)
-        }
-    })
+    run_reaches(
+        store.as_ref(),
+        &run_id,
+        RunStatus::Success,
+        Duration::from_secs(20),
+        "the handed-back run succeeds",
+    )
     .await;
     assert_eq!(runs_of(store.as_ref(), "slow_hook").await.len(), 1);
     let (code, logs) = again.stop(Duration::from_secs(10)).await;
