@@ -49,7 +49,6 @@ pub(crate) enum Encoded {
 }
 
 impl Encoded {
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         match self {
             Encoded::Text(text) => text.len(),

@@ -40,6 +40,17 @@ impl<'q> Encode<'q, Sqlite> for Encoded {
     }
 }
 
+/// The same for the step writer's rusqlite connection (batch.rs).
+impl rusqlite::ToSql for Encoded {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Encoded::Text(text) => ValueRef::Text(text.as_bytes()),
+            Encoded::Compressed(bytes) => ValueRef::Blob(bytes),
+        }))
+    }
+}
+
 /// Unix milliseconds, the form times are stored in.
 pub(super) fn millis(timestamp: Timestamp) -> i64 {
     timestamp.as_millisecond()

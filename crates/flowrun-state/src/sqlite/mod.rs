@@ -6,10 +6,13 @@
 //! commit, `batch.rs`); reads use their own pool, which WAL
 //! lets run beside the writer. Multi-statement writes are `BEGIN IMMEDIATE` transactions so
 //! another process writing the same file waits on the busy timeout instead of failing.
-//! sqlx runs each SQLite connection on its own thread: no query blocks a tokio worker.
+//! sqlx runs each SQLite connection on its own thread: no query blocks a tokio worker. The
+//! step writer is the exception: it commits on the calling worker inside `block_in_place`,
+//! because a chain of steps waits on every commit (batch.rs says why).
 
 mod batch;
 mod bind;
+mod checkpoint;
 mod enqueue;
 mod incomplete;
 mod open;
@@ -115,9 +118,8 @@ impl SqliteStore {
             .connect_with(connect.clone())
             .await
             .map_err(|error| StateError::backend(format!("opening {}", path.display()), error))?;
-        let steps = batch::StepWriter::start(&connect)
-            .await
-            .map_err(|error| StateError::backend(format!("opening {}", path.display()), error))?;
+        let checkpoints = checkpoint::Checkpointer::start(reader.clone());
+        let steps = batch::StepWriter::start(&path, options.busy_timeout, checkpoints).await?;
         Ok(SqliteStore {
             steps,
             writer,

@@ -93,3 +93,76 @@ async fn the_store_is_usable_as_a_shared_trait_object() {
         .unwrap();
     assert!(found.is_some());
 }
+
+/// Migration 3 rebuilds `step_executions` without AUTOINCREMENT: a store written by an
+/// earlier version keeps every row and id, reads its steps in the same order, and new rows
+/// come after the old ones.
+#[tokio::test]
+async fn a_store_of_schema_version_2_is_upgraded_with_its_step_results() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = url_in(&dir);
+    let path = dir.path().join("state/state.db");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let migrations = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    let all = sqlx::migrate::Migrator::new(migrations.as_path()).await.unwrap();
+    let first_two = sqlx::migrate::Migrator {
+        migrations: all.migrations.iter().filter(|m| m.version <= 2).cloned().collect(),
+        ..sqlx::migrate::Migrator::DEFAULT
+    };
+    assert_eq!(first_two.migrations.len(), 2);
+    let pool = SqlitePoolOptions::new()
+        .connect_with(SqliteConnectOptions::new().filename(&path).create_if_missing(true))
+        .await
+        .unwrap();
+    first_two.run(&pool).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO runs (id, flow_id, flow_version, status, created_at) VALUES ('r1', 'old', 'v', 'success', 1);
+         INSERT INTO step_executions (run_id, step_id, item_index, status, attempts, output_json)
+         VALUES ('r1', 'zeta', -1, 'success', 1, '[1]'), ('r1', 'alpha', -1, 'success', 1, '[2]'),
+                ('r1', 'each', 1, 'success', 1, '\"b\"'), ('r1', 'each', 0, 'success', 1, '\"a\"');",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = SqliteStore::open(&url).await.unwrap();
+    let read = |records: Vec<flowrun_state::StepRecord>| {
+        records
+            .into_iter()
+            .map(|record| (record.step_id, record.item_index, record.output.unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let before = vec![
+        ("zeta".to_owned(), None, serde_json::json!([1])),
+        ("alpha".to_owned(), None, serde_json::json!([2])),
+        ("each".to_owned(), Some(0), serde_json::json!("a")),
+        ("each".to_owned(), Some(1), serde_json::json!("b")),
+    ];
+    assert_eq!(read(store.step_records("r1").await.unwrap()), before);
+    store
+        .record_step(crate::step("r1", "omega", None, serde_json::json!({"new": true})))
+        .await
+        .unwrap();
+    let mut after = before;
+    after.push(("omega".to_owned(), None, serde_json::json!({"new": true})));
+    assert_eq!(read(store.step_records("r1").await.unwrap()), after);
+    store.close().await;
+
+    let schema: String = {
+        let pool = SqlitePoolOptions::new()
+            .connect_with(SqliteConnectOptions::new().filename(&path))
+            .await
+            .unwrap();
+        let (sql,): (String,) =
+            sqlx::query_as("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'step_executions'")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        pool.close().await;
+        sql
+    };
+    assert!(!schema.contains("AUTOINCREMENT"), "{schema}");
+}
