@@ -30,7 +30,9 @@ pub type HttpObserver = Arc<dyn Fn(&str, &str) + Send + Sync>;
 
 /// The process's HTTP clients and token store.
 pub struct HttpRuntime {
-    pool: reqwest::Client,
+    /// Made on the first HTTP call: building it (TLS roots and settings) takes about a
+    /// millisecond, which a run without HTTP steps, and every `flowrun run`'s start, is spared.
+    pool: std::sync::OnceLock<reqwest::Client>,
     tokens: Arc<dyn TokenStore>,
     tape: Tape,
     /// Keyed by connection name and settings: a connection whose rendered config changes gets
@@ -54,15 +56,8 @@ impl Default for HttpRuntime {
 
 impl HttpRuntime {
     pub fn new(tokens: Arc<dyn TokenStore>) -> HttpRuntime {
-        let pool = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .gzip(true)
-            .pool_idle_timeout(Duration::from_secs(60))
-            .build()
-            .unwrap_or_default();
         HttpRuntime {
-            pool,
+            pool: std::sync::OnceLock::new(),
             tokens,
             tape: Tape::Off,
             clients: Mutex::new(HashMap::new()),
@@ -83,6 +78,20 @@ impl HttpRuntime {
     pub fn with_tape(mut self, tape: Tape) -> HttpRuntime {
         self.tape = tape;
         self
+    }
+
+    /// The shared connection pool (its connections, TLS sessions and DNS cache), made on first
+    /// use.
+    fn pool(&self) -> &reqwest::Client {
+        self.pool.get_or_init(|| {
+            reqwest::Client::builder()
+                .user_agent(USER_AGENT)
+                .connect_timeout(CONNECT_TIMEOUT)
+                .gzip(true)
+                .pool_idle_timeout(Duration::from_secs(60))
+                .build()
+                .unwrap_or_default()
+        })
     }
 
     pub fn tape(&self) -> &Tape {
@@ -133,7 +142,7 @@ impl HttpRuntime {
         let client = Arc::new(HttpClient::new(
             name,
             settings,
-            self.pool.clone(),
+            self.pool().clone(),
             &self.tokens,
             &self.tape,
             self.observer.clone(),
