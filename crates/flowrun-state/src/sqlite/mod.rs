@@ -19,6 +19,7 @@ mod open;
 mod queue;
 mod runs;
 mod steps;
+mod template;
 mod tokens;
 mod triggers;
 
@@ -90,9 +91,12 @@ impl SqliteStore {
     pub async fn open_with(url: &str, options: SqliteOptions) -> Result<SqliteStore, StateError> {
         let path = sqlite_path(url)?;
         let prepared = path.clone();
-        tokio::task::spawn_blocking(move || open::prepare_file(&prepared))
-            .await
-            .map_err(StateError::task)??;
+        tokio::task::spawn_blocking(move || {
+            template::install(&prepared)?;
+            open::prepare_file(&prepared)
+        })
+        .await
+        .map_err(StateError::task)??;
 
         let connect = SqliteConnectOptions::new()
             .filename(&path)
@@ -112,12 +116,12 @@ impl SqliteStore {
         MIGRATOR.run(&writer).await.map_err(|error| StateError::Migrate {
             source: Box::new(error),
         })?;
+        // Connected on the first read: a `flowrun run` that reads nothing back (most do not)
+        // does not open a connection for it. The writer above has already shown the file opens.
         let reader = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
             .test_before_acquire(false)
-            .connect_with(connect.clone())
-            .await
-            .map_err(|error| StateError::backend(format!("opening {}", path.display()), error))?;
+            .connect_lazy_with(connect.clone());
         let checkpoints = checkpoint::Checkpointer::start(reader.clone());
         let steps = batch::StepWriter::start(&path, options.busy_timeout, checkpoints).await?;
         Ok(SqliteStore {

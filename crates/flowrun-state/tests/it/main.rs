@@ -18,6 +18,7 @@ mod postgres;
 mod queue;
 mod runs;
 mod steps;
+mod template;
 mod tokens;
 
 use std::path::PathBuf;
