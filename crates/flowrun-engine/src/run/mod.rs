@@ -268,8 +268,10 @@ impl Engine {
 
             let cancel = request.cancel.child_token();
             let heartbeat = self.start_heartbeat(&run_id, &cancel);
+            // Only `incremental` steps read a cursor; a run without one does not ask the
+            // store (on SQLite, that spares opening a read connection).
             let cursors = match (&self.store, request.full) {
-                (Some(store), false) => store
+                (Some(store), false) if plan.has_incremental() => store
                     .cursors(&plan.flow_id)
                     .await?
                     .into_iter()
