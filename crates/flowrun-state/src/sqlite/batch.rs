@@ -86,8 +86,9 @@ impl std::fmt::Debug for StepWriter {
 }
 
 impl StepWriter {
-    /// Opens the writer's own connection to the store's file (already created and migrated);
-    /// checkpoints run on `checkpoints` (checkpoint.rs).
+    /// Opens the writer's own connection to the store's file (already created; migrated
+    /// before the first write, as the store opens it alongside); checkpoints run on
+    /// `checkpoints` (checkpoint.rs).
     pub(super) async fn start(
         path: &Path,
         busy_timeout: Duration,
@@ -142,8 +143,9 @@ impl StepWriter {
     }
 }
 
-/// The writer's connection: the file is already in WAL mode (a property of the file, set when
-/// the store opened it); the other settings are per connection, as the store's sqlx ones.
+/// The writer's connection: the file is in WAL mode by its first write (a property of the
+/// file, set by the template or the store's writer; SQLite reads it at every transaction);
+/// the other settings are per connection, as the store's sqlx ones.
 fn open(path: &Path, busy_timeout: Duration) -> rusqlite::Result<Connection> {
     // NO_MUTEX: the connection is used by one thread at a time (behind the writer's lock).
     let connection = Connection::open_with_flags(

@@ -107,23 +107,31 @@ impl SqliteStore {
             .foreign_keys(true);
         // No ping before each use: a local file does not drop connections, and the ping is a
         // round trip to the connection's thread on every write.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .test_before_acquire(false)
-            .connect_with(connect.clone())
-            .await
-            .map_err(|error| StateError::backend(format!("opening {}", path.display()), error))?;
-        MIGRATOR.run(&writer).await.map_err(|error| StateError::Migrate {
-            source: Box::new(error),
-        })?;
         // Connected on the first read: a `flowrun run` that reads nothing back (most do not)
-        // does not open a connection for it. The writer above has already shown the file opens.
+        // does not open a connection for it. The writer below shows the file opens.
         let reader = SqlitePoolOptions::new()
             .max_connections(options.read_connections.max(1))
             .test_before_acquire(false)
             .connect_lazy_with(connect.clone());
         let checkpoints = checkpoint::Checkpointer::start(reader.clone());
-        let steps = batch::StepWriter::start(&path, options.busy_timeout, checkpoints).await?;
+        // The step writer's connection opens while the writer connects and migrates (each
+        // on a thread of its own): it writes nothing before `open_with` returns.
+        let writer = async {
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .test_before_acquire(false)
+                .connect_with(connect.clone())
+                .await
+                .map_err(|error| StateError::backend(format!("opening {}", path.display()), error))?;
+            MIGRATOR.run(&writer).await.map_err(|error| StateError::Migrate {
+                source: Box::new(error),
+            })?;
+            Ok::<_, StateError>(writer)
+        };
+        let (writer, steps) = tokio::try_join!(
+            writer,
+            batch::StepWriter::start(&path, options.busy_timeout, checkpoints)
+        )?;
         Ok(SqliteStore {
             steps,
             writer,
