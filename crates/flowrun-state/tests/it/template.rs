@@ -59,23 +59,30 @@ type Schema = (
 
 fn schema_of(path: &Path) -> Schema {
     let connection = rusqlite::Connection::open(path).unwrap();
-    let mut objects = connection
-        .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name")
-        .unwrap();
-    let objects = objects
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
-    let mut applied = connection
-        .prepare("SELECT version, description, success, checksum FROM _sqlx_migrations ORDER BY version")
-        .unwrap();
-    let applied = applied
-        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))
-        .unwrap()
-        .collect::<Result<Vec<_>, _>>()
-        .unwrap();
+    let objects = rows(
+        &connection,
+        "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name",
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+    );
+    let applied = rows(
+        &connection,
+        "SELECT version, description, success, checksum FROM _sqlx_migrations ORDER BY version",
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+    );
     (objects, applied)
+}
+
+fn rows<T>(
+    connection: &rusqlite::Connection,
+    sql: &str,
+    read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Vec<T> {
+    let mut statement = connection.prepare(sql).unwrap();
+    statement
+        .query_map([], read)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()
 }
 
 #[tokio::test]
