@@ -204,11 +204,7 @@ fn load_flow(file: &Path) -> io::Result<Result<Flow, u8>> {
         eprintln!("error: {}: no such file", file.display());
         return Ok(Err(exit_code::INVALID));
     }
-    // The catalog (every connector's schemas) and the flow schema are built on two threads
-    // at once: each takes a millisecond or two of a short run's start.
-    let building = std::thread::spawn(catalog::builtin);
-    flowrun_flow::validate::prepare_flow_schema();
-    let catalog = building.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let catalog = catalog::builtin_for_validation();
     let checked = super::validate::check(
         &[(file.to_path_buf(), FileKind::Flow)],
         catalog,
