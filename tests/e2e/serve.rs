@@ -233,6 +233,9 @@ async fn webhooks_signed_refused_deduplicated_and_sync_on_sqlite() {
     let huge = format!(r#"{{"number": 1, "pad": "{}"}}"#, "x".repeat(2 * 1024 * 1024));
     let oversized = signed(&client, &hook, &huge, "d-4", 0).send().await.unwrap();
     assert_eq!(oversized.status(), 413);
+    // The rest of that body was never read: the server closes the connection and says so,
+    // so the client does not send its next request into it.
+    assert_eq!(oversized.headers()["connection"], "close");
     let unknown = client.post(format!("{}/hooks/nope", server.base)).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
 

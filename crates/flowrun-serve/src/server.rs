@@ -38,7 +38,21 @@ pub fn router(service: Arc<Service>) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(
             service.options.max_body.saturating_add(1),
         ))
+        .layer(axum::middleware::map_response(close_after_unread_body))
         .with_state(service)
+}
+
+/// A body over the limit is refused before it is read to the end, so the connection cannot
+/// carry another request: hyper closes it after the answer. Saying so in `Connection: close`
+/// keeps a client from putting it back in its pool and sending its next request into a
+/// closing socket (reqwest then fails with "IncompleteMessage").
+async fn close_after_unread_body(mut response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, header::HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// A JSON answer, counted in the metrics.
