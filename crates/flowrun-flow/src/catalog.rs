@@ -11,14 +11,73 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Every connector known to one validation run.
-#[derive(Debug, Default, Serialize)]
+///
+/// A connector's spec is built on its first use when the catalog is [`Catalog::lazy`]: the
+/// schemas of six connectors take a millisecond of every `flowrun run`, and a flow uses one or
+/// two of them. Listing every connector (`connectors()`, the editor schema, a did-you-mean
+/// over all modules) builds them all.
+#[derive(Debug, Default)]
 pub struct Catalog {
-    pub connectors: Vec<ConnectorSpec>,
-    /// Compiled schemas by `connector` (its connection) and `connector.module`, each compiled
-    /// on its first use: validating many files compiles each schema once, and validating one
-    /// flow (as `flowrun run` does first) compiles only the schemas it uses.
-    #[serde(skip)]
+    entries: Vec<Entry>,
+}
+
+/// Returns one connector's spec (each connector crate's `spec`).
+pub type BuildSpec = fn() -> ConnectorSpec;
+
+/// One connector of the catalog: its name, its spec once built, and the compiled schemas of its
+/// connection and modules, each compiled on its first use: validating many files compiles each
+/// schema once, and validating one flow (as `flowrun run` does first) compiles only the
+/// schemas it uses.
+struct Entry {
+    name: String,
+    build: Option<BuildSpec>,
+    spec: OnceLock<ConnectorSpec>,
+    /// By `connector` (its connection) and `connector.module` (with ` without connection`).
     validators: OnceLock<HashMap<String, LazyValidator>>,
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("name", &self.name)
+            .field("built", &self.spec.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Entry {
+    fn spec(&self) -> &ConnectorSpec {
+        self.spec.get_or_init(|| {
+            let build = self.build.expect("a catalog entry without a spec has a builder");
+            let spec = build();
+            assert_eq!(
+                spec.name, self.name,
+                "a lazy catalog entry's name is the name of the connector its builder returns"
+            );
+            spec
+        })
+    }
+
+    fn validators(&self) -> &HashMap<String, LazyValidator> {
+        self.validators.get_or_init(|| {
+            let connector = self.spec();
+            let mut validators = HashMap::new();
+            validators.insert(connector.name.clone(), LazyValidator::new(&connector.connection_schema));
+            for module in &connector.modules {
+                validators.insert(
+                    format!("{}.{}", connector.name, module.name),
+                    LazyValidator::new(&module.params_schema),
+                );
+                if let Some(schema) = &module.without_connection_schema {
+                    validators.insert(
+                        format!("{}.{} without connection", connector.name, module.name),
+                        LazyValidator::new(schema),
+                    );
+                }
+            }
+            validators
+        })
+    }
 }
 
 /// A schema and, once asked for, its compiled validator (`None` when it does not compile).
@@ -44,47 +103,59 @@ impl LazyValidator {
 }
 
 impl Catalog {
+    /// A catalog of specs already built.
     pub fn new(connectors: Vec<ConnectorSpec>) -> Catalog {
-        Catalog {
-            connectors,
-            validators: OnceLock::new(),
-        }
+        let entries = connectors
+            .into_iter()
+            .map(|spec| Entry {
+                name: spec.name.clone(),
+                build: None,
+                spec: OnceLock::from(spec),
+                validators: OnceLock::new(),
+            })
+            .collect();
+        Catalog { entries }
+    }
+
+    /// A catalog whose specs are built on first use: `(name, builder)` per connector, where
+    /// `builder()` returns the spec of the connector called `name`.
+    pub fn lazy(connectors: Vec<(&str, BuildSpec)>) -> Catalog {
+        let entries = connectors
+            .into_iter()
+            .map(|(name, build)| Entry {
+                name: name.to_owned(),
+                build: Some(build),
+                spec: OnceLock::new(),
+                validators: OnceLock::new(),
+            })
+            .collect();
+        Catalog { entries }
+    }
+
+    /// Every connector, in the catalog's order (builds every spec).
+    pub fn connectors(&self) -> impl Iterator<Item = &ConnectorSpec> {
+        self.entries.iter().map(Entry::spec)
     }
 
     /// The compiled schema of a connection (`key` = connector) or a module's parameters
     /// (`key` = `connector.module`). None when the schema does not compile, a connector bug
     /// that the connector's own tests catch.
     pub fn validator(&self, key: &str) -> Option<&jsonschema::Validator> {
-        let validators = self.validators.get_or_init(|| {
-            let mut validators = HashMap::new();
-            for connector in &self.connectors {
-                validators.insert(connector.name.clone(), LazyValidator::new(&connector.connection_schema));
-                for module in &connector.modules {
-                    validators.insert(
-                        format!("{}.{}", connector.name, module.name),
-                        LazyValidator::new(&module.params_schema),
-                    );
-                    if let Some(schema) = &module.without_connection_schema {
-                        validators.insert(
-                            format!("{}.{} without connection", connector.name, module.name),
-                            LazyValidator::new(schema),
-                        );
-                    }
-                }
-            }
-            validators
-        });
-        validators.get(key)?.get()
+        let connector = key.split(['.', ' ']).next().unwrap_or(key);
+        self.entry(connector)?.validators().get(key)?.get()
+    }
+
+    fn entry(&self, name: &str) -> Option<&Entry> {
+        self.entries.iter().find(|entry| entry.name == name)
     }
 
     pub fn connector(&self, name: &str) -> Option<&ConnectorSpec> {
-        self.connectors.iter().find(|connector| connector.name == name)
+        self.entry(name).map(Entry::spec)
     }
 
     /// `connector.module` for every module a step may use (triggers excluded).
     pub fn step_module_names(&self) -> Vec<String> {
-        self.connectors
-            .iter()
+        self.connectors()
             .flat_map(|connector| {
                 connector
                     .modules
@@ -95,8 +166,19 @@ impl Catalog {
             .collect()
     }
 
+    /// The connectors' names (builds no spec).
     pub fn connector_names(&self) -> impl Iterator<Item = &str> {
-        self.connectors.iter().map(|connector| connector.name.as_str())
+        self.entries.iter().map(|entry| entry.name.as_str())
+    }
+}
+
+impl Serialize for Catalog {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let connectors: Vec<&ConnectorSpec> = self.connectors().collect();
+        let mut state = serializer.serialize_struct("Catalog", 1)?;
+        state.serialize_field("connectors", &connectors)?;
+        state.end()
     }
 }
 
@@ -181,3 +263,6 @@ impl ModuleKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

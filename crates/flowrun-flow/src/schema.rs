@@ -39,8 +39,7 @@ pub fn editor_flow_schema(catalog: &Catalog) -> Value {
     let mut schema = flow_schema();
     let module_names = catalog.step_module_names();
     let module_rules: Vec<Value> = catalog
-        .connectors
-        .iter()
+        .connectors()
         .flat_map(|connector| connector.modules.iter().map(move |module| (connector, module)))
         .filter(|(_, module)| module.kind != ModuleKind::Trigger)
         .map(|(connector, module)| {
@@ -51,8 +50,7 @@ pub fn editor_flow_schema(catalog: &Catalog) -> Value {
         })
         .collect();
     let connector_rules: Vec<Value> = catalog
-        .connectors
-        .iter()
+        .connectors()
         .map(|connector| {
             json!({
                 "if": { "properties": { "connector": { "const": connector.name } }, "required": ["connector"] },
@@ -61,8 +59,7 @@ pub fn editor_flow_schema(catalog: &Catalog) -> Value {
         })
         .collect();
     let trigger_properties: Map<String, Value> = catalog
-        .connectors
-        .iter()
+        .connectors()
         .flat_map(|connector| connector.modules.iter().map(move |module| (connector, module)))
         .filter(|(_, module)| module.kind == ModuleKind::Trigger)
         .map(|(connector, module)| {

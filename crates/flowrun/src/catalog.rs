@@ -11,23 +11,19 @@ pub fn builtin() -> &'static Catalog {
     &CATALOG
 }
 
-/// The catalog, for a command about to validate flow files: the flow schema is generated and
-/// compiled on this thread while the catalog is built on another. Each takes a millisecond or
-/// two of a short command's start (docs/engine.md, "Cold start").
-pub fn builtin_for_validation() -> &'static Catalog {
-    let building = std::thread::spawn(builtin);
-    flowrun_flow::validate::prepare_flow_schema();
-    building.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-}
-
+/// Each connector's spec is built when first asked for (`Catalog::lazy`): a run of a flow
+/// that uses one connector builds that one.
 fn build() -> Catalog {
-    Catalog::new(vec![
-        flowrun_connector_http::spec(),
-        flowrun_connector_onecrm::spec(),
-        flowrun_connector_conexiom::spec(),
-        flowrun_connector_exact_online::spec(),
-        flowrun_connector_sql::spec(),
-        flowrun_connector_core::spec(),
+    Catalog::lazy(vec![
+        (flowrun_connector_http::NAME, flowrun_connector_http::spec),
+        (flowrun_connector_onecrm::NAME, flowrun_connector_onecrm::spec),
+        (flowrun_connector_conexiom::NAME, flowrun_connector_conexiom::spec),
+        (
+            flowrun_connector_exact_online::NAME,
+            flowrun_connector_exact_online::spec,
+        ),
+        (flowrun_connector_sql::NAME, flowrun_connector_sql::spec),
+        (flowrun_connector_core::NAME, flowrun_connector_core::spec),
     ])
 }
 

@@ -677,7 +677,7 @@ output: "{{ steps.write.output | map(attribute='row') | list }}"
 #[tokio::test]
 async fn a_module_no_connector_provides_stops_the_run_before_it_starts() {
     let harness = Harness::new().await;
-    let mut catalog_connectors = harness.catalog.connectors.clone();
+    let mut catalog_connectors = harness.catalog.connectors().cloned().collect::<Vec<_>>();
     catalog_connectors.push(ConnectorSpec {
         name: "ghost".to_owned(),
         description: "Described only.".to_owned(),

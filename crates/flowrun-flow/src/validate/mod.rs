@@ -306,13 +306,6 @@ fn empty_help(what: &str) -> String {
     }
 }
 
-/// Compiles the flow file's schema now rather than on the first validation, so a caller can
-/// have it done on one thread while it builds the module catalog on another (`flowrun run`
-/// does, to start sooner).
-pub fn prepare_flow_schema() {
-    compiled_flow_schema();
-}
-
 fn compiled_flow_schema() -> &'static (Value, Validator) {
     static SCHEMA: OnceLock<(Value, Validator)> = OnceLock::new();
     SCHEMA.get_or_init(|| compile(flow_schema()))

@@ -12,7 +12,7 @@ use crate::{catalog, exit_code};
 pub fn run(args: &ConnectorsArgs) -> io::Result<u8> {
     let catalog = catalog::builtin();
     let selected: Vec<&ConnectorSpec> = match &args.name {
-        None => catalog.connectors.iter().collect(),
+        None => catalog.connectors().collect(),
         Some(name) => match catalog.connector(name) {
             Some(connector) => vec![connector],
             None => {

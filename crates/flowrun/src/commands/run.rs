@@ -204,7 +204,7 @@ fn load_flow(file: &Path) -> io::Result<Result<Flow, u8>> {
         eprintln!("error: {}: no such file", file.display());
         return Ok(Err(exit_code::INVALID));
     }
-    let catalog = catalog::builtin_for_validation();
+    let catalog = catalog::builtin();
     let checked = super::validate::check(
         &[(file.to_path_buf(), FileKind::Flow)],
         catalog,

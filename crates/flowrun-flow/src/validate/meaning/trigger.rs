@@ -96,14 +96,13 @@ pub(super) fn check_trigger(
                     .map(|module| format!("{}.{}", connector.name, module.name))
                     .collect::<Vec<_>>()
             };
-            let all_triggers: Vec<String> = catalog.connectors.iter().flat_map(triggers).collect();
             let module = catalog
                 .connector(connector_name)
                 .and_then(|connector| connector.module(module_name))
                 .filter(|module| module.kind == ModuleKind::Trigger);
             let Some(module) = module else {
                 let mut candidates = vec!["schedule".to_owned(), "webhook".to_owned()];
-                candidates.extend(all_triggers);
+                candidates.extend(catalog.connectors().flat_map(triggers));
                 out.push(
                     Diagnostic::error("unknown-trigger", key.span, format!("unknown trigger `{uses}`"))
                         .with_label("unknown trigger")
