@@ -236,6 +236,22 @@ impl SqliteStore {
     pub(super) async fn mark_abandoned_impl(&self) -> Result<Vec<Run>, StateError> {
         let operation = "marking runs with expired leases abandoned";
         let now = millis(now());
+        // Mostly there is nothing to mark: a read says so without a write transaction, which
+        // would be a short run's first write (and, on a new file, the WAL's creation).
+        // On the writer's connection, so a `flowrun run` opens no reader for it.
+        let anything = sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM runs \
+                 WHERE status = 'running' AND NOT enqueued AND lease_expires_at <= ?) \
+             OR EXISTS (SELECT 1 FROM flow_locks WHERE run_id IN \
+                 (SELECT id FROM runs WHERE status != 'running'))",
+        )
+        .bind(now)
+        .fetch_one(&self.writer)
+        .await
+        .map_err(db(operation))?;
+        if !anything {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin_write(operation).await?;
         let rows = sqlx::query(&format!(
             "UPDATE runs SET status = 'abandoned', ended_at = ? \
