@@ -189,7 +189,23 @@ fn app(state: Arc<state::SandboxState>) -> Router {
         .nest(conexiom::PREFIX, conexiom::router(state.clone()))
         .nest(exact::PREFIX, exact::router(state.clone()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), faults::middleware));
-    Router::new().nest("/_sandbox", control::router(state)).merge(apis)
+    Router::new()
+        .nest("/_sandbox", control::router(state))
+        .merge(apis)
+        .layer(axum::middleware::map_response(close_after_unread_body))
+}
+
+/// A body over a limit is refused before it is read to the end, so the connection cannot carry
+/// another request: hyper closes it after the answer. `Connection: close` says so, as servers
+/// in the field do, so a client does not send its next request into the closing socket.
+async fn close_after_unread_body(mut response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        response.headers_mut().insert(
+            axum::http::header::CONNECTION,
+            axum::http::HeaderValue::from_static("close"),
+        );
+    }
+    response
 }
 
 /// The error body shared by the simulators' own errors: `{"error":{"message": ...}}`.

@@ -835,6 +835,8 @@ async fn exact_writes_round_trip() {
             .body(huge),
     )
     .await;
+    // The rest of that body was never read: the connection closes, and the answer says so.
+    assert_eq!(response.headers()["connection"], "close");
     odata_error(response, 413).await;
 
     // A sales order with lines.
