@@ -316,7 +316,25 @@ fn compiled_project_schema() -> &'static (Value, Validator) {
     SCHEMA.get_or_init(|| compile(project_schema()))
 }
 
-fn compile(schema: Value) -> (Value, Validator) {
+fn compile(mut schema: Value) -> (Value, Validator) {
+    without_descriptions(&mut schema);
     let validator = jsonschema::draft7::new(&schema).expect("the model's own schema compiles (a unit test checks it)");
     (schema, validator)
+}
+
+/// Drops the `description` keywords (the docs editors show, from the model's doc comments):
+/// they assert nothing, and they are most of the schema's text, which jsonschema otherwise
+/// checks against the meta-schema and walks at every start. A property named `description`
+/// (a flow's own) holds a schema, not a string, and stays.
+fn without_descriptions(schema: &mut Value) {
+    match schema {
+        Value::Object(object) => {
+            if object.get("description").is_some_and(Value::is_string) {
+                object.shift_remove("description");
+            }
+            object.values_mut().for_each(without_descriptions);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_descriptions),
+        _ => {}
+    }
 }

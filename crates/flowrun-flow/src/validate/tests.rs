@@ -109,6 +109,20 @@ fn structure_problems_point_at_keys_and_values() {
 }
 
 #[test]
+fn a_flow_s_description_is_still_checked_once_the_schema_s_descriptions_are_dropped() {
+    // The compiled schema drops its `description` keywords; the flow's own `description`
+    // property keeps its rule (a string).
+    check(
+        "flow: ok\ndescription: [1]\nsteps:\n  - id: a\n    uses: web.request\n",
+        &["2:14 wrong-type"],
+    );
+    check(
+        "flow: ok\ndescription: Loads orders.\nsteps:\n  - id: a\n    uses: web.request\n",
+        &[],
+    );
+}
+
+#[test]
 fn modules_connections_and_parameters() {
     let text = format!(
         "flow: m\n{CONNECTIONS}steps:\n  - id: a\n    uses: crm.serch\n  - id: b\n    uses: crm.search\n    with: {{ modul: x }}\n  - id: c\n    uses: nope.x\n  - id: d\n    uses: crm.search\n    connection: other\n    with: {{ module: x }}\n"
