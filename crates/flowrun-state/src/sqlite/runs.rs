@@ -239,12 +239,10 @@ impl SqliteStore {
         // Mostly there is nothing to mark: a read says so without a write transaction, which
         // would be a short run's first write (and, on a new file, the WAL's creation).
         // On the writer's connection, so a `flowrun run` opens no reader for it.
-        let anything = sqlx::query_scalar::<_, bool>(
-            "SELECT EXISTS (SELECT 1 FROM runs \
-                 WHERE status = 'running' AND NOT enqueued AND lease_expires_at <= ?) \
-             OR EXISTS (SELECT 1 FROM flow_locks WHERE run_id IN \
-                 (SELECT id FROM runs WHERE status != 'running'))",
-        )
+        let anything = sqlx::query_scalar::<_, bool>(&format!(
+            "SELECT EXISTS (SELECT 1 FROM runs WHERE {ABANDONED}) \
+             OR EXISTS (SELECT 1 FROM flow_locks WHERE {DEAD_LOCK})"
+        ))
         .bind(now)
         .fetch_one(&self.writer)
         .await
@@ -254,8 +252,7 @@ impl SqliteStore {
         }
         let mut tx = self.begin_write(operation).await?;
         let rows = sqlx::query(&format!(
-            "UPDATE runs SET status = 'abandoned', ended_at = ? \
-             WHERE status = 'running' AND NOT enqueued AND lease_expires_at <= ? RETURNING {RUN_COLUMNS}"
+            "UPDATE runs SET status = 'abandoned', ended_at = ? WHERE {ABANDONED} RETURNING {RUN_COLUMNS}"
         ))
         .bind(now)
         .bind(now)
@@ -556,13 +553,17 @@ async fn take_flow_lock(
 }
 
 /// Drops the locks of runs that are no longer running.
+/// Runs `mark_abandoned` marks: running (not queued) past their lease; binds the time once.
+/// The read that looks for them first and the update share it, so they cannot disagree.
+const ABANDONED: &str = "status = 'running' AND NOT enqueued AND lease_expires_at <= ?";
+
+/// Flow locks whose run no longer runs.
+const DEAD_LOCK: &str = "run_id IN (SELECT id FROM runs WHERE status != 'running')";
+
 async fn release_dead_locks(tx: &mut Transaction<'static, Sqlite>, operation: &str) -> Result<(), StateError> {
-    sqlx::query(
-        "DELETE FROM flow_locks WHERE run_id IN \
-         (SELECT id FROM runs WHERE status != 'running')",
-    )
-    .execute(&mut **tx)
-    .await
-    .map_err(db(operation))?;
+    sqlx::query(&format!("DELETE FROM flow_locks WHERE {DEAD_LOCK}"))
+        .execute(&mut **tx)
+        .await
+        .map_err(db(operation))?;
     Ok(())
 }
