@@ -508,7 +508,16 @@ fn errors_name_the_line() {
 /// The fast path gives what minijinja gives, errors included.
 #[test]
 fn fast_path_agrees_with_minijinja() {
-    let items = json!([{"a": 1, "b": "x", "c": null, "d": {"e": 2}}, {"a": 2.5}, {"b": "y"}, 3, "s", null, [1]]);
+    let items = json!([
+        {"a": 1, "b": "x", "c": null, "d": {"e": 2}, "t": true, "s": "  Mixed Case ", "n": -4},
+        {"a": 2.5, "b": "ÄÖ straße", "n": 9_223_372_036_854_775_807_i64, "s": ["list"]},
+        {"b": "y", "a": 18_446_744_073_709_551_615_u64, "n": 0.1, "d": {"e": "2"}},
+        {"a": -9_223_372_036_854_775_807_i64, "n": 9_223_372_036_854_775_807_i64, "b": 1e300},
+        3,
+        "s",
+        null,
+        [1]
+    ]);
     let expressions = [
         "item.a",
         "item.a > 1",
@@ -525,8 +534,41 @@ fn fast_path_agrees_with_minijinja() {
         "index > 1 and item.a",
         "item.c == none",
         "item.d.e",
+        "item.a + item.n",
+        "item.a - item.n",
+        "item.a * item.n",
+        "item.n * item.n * item.n",
+        "item.a * 2",
+        "item.a + 0.5",
+        "item.b * 2",
+        "item.t + 1",
+        "item.b + item.b",
+        "item.c + 1",
+        "item.z * 2",
+        "item.d.e * 3",
+        "item.b ~ '|' ~ item.a",
+        "item.a ~ item.c ~ item.t",
+        "item.n ~ ''",
+        "item.d ~ 'x'",
+        "item.z ~ 'x'",
+        "item.s | lower",
+        "item.s | upper",
+        "item.s | trim",
+        "item.b | lower",
+        "item.b | upper",
+        "item.a | lower",
+        "item.z | lower",
+        "item.s | trim | lower ~ '@' ~ item.b",
+        "(item.a * item.n) | default(0)",
+        "item.z | default('none')",
+        "item.c | default('was null')",
+        "item.z | default",
+        "item.z | d(1.5)",
+        "item.d.z | default(-1) + 1",
     ];
     for source in expressions {
+        // Every expression of the table has a fast form: the comparison below tests it.
+        assert!(fast::Fast::compile(source).is_some(), "`{source}` has no fast form");
         let compiled = item::ItemExpr::compile(source).expect("compiles");
         let slow = flowrun_expr::Expression::compile(source).expect("compiles");
         for (index, item) in items.as_array().expect("a list").iter().enumerate() {
@@ -562,7 +604,41 @@ fn records() -> impl Strategy<Value = Vec<Json>> {
     })
 }
 
+fn number() -> impl Strategy<Value = Json> {
+    prop_oneof![
+        any::<i64>().prop_map(Json::from),
+        any::<u64>().prop_map(Json::from),
+        (-1000i64..1000).prop_map(Json::from),
+        any::<f64>()
+            .prop_filter("JSON has no NaN or infinity", |n| n.is_finite())
+            .prop_map(Json::from),
+        Just(Json::Null),
+        Just(Json::from(true)),
+        "[a-zA-Z ]{0,3}".prop_map(Json::from),
+    ]
+}
+
 proptest! {
+    /// `+ - * ~` on any two numbers (and a few other scalars): the fast path's result is
+    /// minijinja's, overflow and errors included.
+    #[test]
+    fn fast_arithmetic_agrees_with_minijinja(left in number(), right in number(), op in 0usize..4) {
+        let source = ["item.l + item.r", "item.l - item.r", "item.l * item.r", "item.l ~ item.r"][op];
+        let (compiled, slow) = (
+            item::ItemExpr::compile(source).expect("compiles"),
+            flowrun_expr::Expression::compile(source).expect("compiles"),
+        );
+        let (item, scope) = (from_json(&json!({"l": left, "r": right})), scope());
+        let show = |result: Result<Value, flowrun_expr::EvalError>| match result {
+            Ok(value) => format!("{value:?} {:?}", value.kind()),
+            Err(error) => format!("error: {error}"),
+        };
+        prop_assert_eq!(
+            show(compiled.eval(&mut item::ItemCx::new(&scope, &item, 0))),
+            show(slow.eval(&scope.with_item(item.clone(), 0)))
+        );
+    }
+
     #[test]
     fn sort_is_stable_with_nulls_last(items in records(), descending in any::<bool>()) {
         let order = if descending { "desc" } else { "asc" };
