@@ -23,26 +23,21 @@ impl GroupBy {
         })
     }
 
-    pub(crate) fn run(&self, items: Vec<Value>, scope: &Scope) -> Result<Vec<Value>, String> {
-        let mut groups: IndexMap<Key, Vec<Value>> = IndexMap::new();
-        for (index, item) in items.into_iter().enumerate() {
-            let key = self
-                .key
-                .eval_defined(&mut ItemCx::new(scope, &item, index))
-                .map_err(|error| at_item(index, &error))?;
-            groups.entry(Key(key)).or_default().push(item);
-        }
-        let (key_name, items_name) = (Value::from("key"), Value::from("items"));
-        Ok(groups
-            .into_iter()
-            .map(|(key, items)| {
-                let mut group = Object::with_capacity(2);
-                group.insert(key_name.clone(), key.0);
-                group.insert(items_name.clone(), list_value(items));
-                Value::from_object(group)
-            })
-            .collect())
+    /// The item's group key.
+    pub(crate) fn key(&self, item: &Value, index: usize, scope: &Scope) -> Result<Key, String> {
+        self.key
+            .eval_defined(&mut ItemCx::new(scope, item, index))
+            .map(Key)
+            .map_err(|error| at_item(index, &error))
     }
+}
+
+/// `{key, items}`: one group as `group_by` gives it.
+pub(crate) fn group_value(key: Key, items: Vec<Value>) -> Value {
+    let mut group = Object::with_capacity(2);
+    group.insert(Value::from("key"), key.0);
+    group.insert(Value::from("items"), list_value(items));
+    Value::from_object(group)
 }
 
 /// `aggregate: {total: "sum(item.qty)", lines: "count()"}`.
@@ -129,42 +124,83 @@ impl Aggregate {
     }
 
     fn aggregate(&self, group: Option<usize>, items: &[Value], scope: &Scope) -> Result<Object, String> {
-        let mut accumulators: Vec<Accumulator> = self
-            .fields
-            .iter()
-            .map(|field| Accumulator::new(field.function))
-            .collect();
+        let mut accumulators = self.start();
         let last = items.len().saturating_sub(1);
         for (index, item) in items.iter().enumerate() {
-            let mut cx = ItemCx::new(scope, item, index);
-            for (field, accumulator) in self.fields.iter().zip(&mut accumulators) {
-                let Some(argument) = &field.argument else {
-                    continue;
-                };
-                let wanted = match field.function {
-                    Function::First => index == 0,
-                    Function::Last => index == last,
-                    _ => true,
-                };
-                if !wanted {
-                    continue;
-                }
-                let at = |message: String| match group {
-                    Some(group) => format!("group {group}, item {index}: {message}"),
-                    None => format!("item {index}: {message}"),
-                };
-                let value = argument.eval_defined(&mut cx).map_err(|error| at(error.message))?;
-                accumulator
-                    .add(value)
-                    .map_err(|message| at(format!("`{}`: {message}", field.call)))?;
-            }
+            let pass = Pass::Item { last: index == last };
+            self.add(&mut accumulators, pass, group, item, index, scope)?;
         }
+        Ok(self.finish(accumulators, items.len()))
+    }
+
+    /// The running values of a new group (or of the whole list).
+    pub(crate) fn start(&self) -> Vec<Accumulator> {
+        self.fields
+            .iter()
+            .map(|field| Accumulator::new(field.function))
+            .collect()
+    }
+
+    /// True when a field reads the last item (`last(e)`), which a running aggregate evaluates
+    /// once the group is complete.
+    pub(crate) fn reads_last(&self) -> bool {
+        self.fields.iter().any(|field| field.function == Function::Last)
+    }
+
+    /// Adds item `index` of `group` (`None` for a whole list) to the running values: in
+    /// `pass`, the fields it concerns.
+    pub(crate) fn add(
+        &self,
+        accumulators: &mut [Accumulator],
+        pass: Pass,
+        group: Option<usize>,
+        item: &Value,
+        index: usize,
+        scope: &Scope,
+    ) -> Result<(), String> {
+        let mut cx = ItemCx::new(scope, item, index);
+        for (field, accumulator) in self.fields.iter().zip(accumulators) {
+            let Some(argument) = &field.argument else {
+                continue;
+            };
+            let wanted = match (pass, field.function) {
+                (Pass::Item { .. }, Function::First) => index == 0,
+                (Pass::Item { last }, Function::Last) => last,
+                (Pass::Item { .. }, _) => true,
+                (Pass::Last, function) => function == Function::Last,
+            };
+            if !wanted {
+                continue;
+            }
+            let at = |message: String| match group {
+                Some(group) => format!("group {group}, item {index}: {message}"),
+                None => format!("item {index}: {message}"),
+            };
+            let value = argument.eval_defined(&mut cx).map_err(|error| at(error.message))?;
+            accumulator
+                .add(value)
+                .map_err(|message| at(format!("`{}`: {message}", field.call)))?;
+        }
+        Ok(())
+    }
+
+    /// The fields' values over `count` items.
+    pub(crate) fn finish(&self, accumulators: Vec<Accumulator>, count: usize) -> Object {
         let mut object = Object::with_capacity(self.fields.len() + 1);
         for (field, accumulator) in self.fields.iter().zip(accumulators) {
-            object.insert(field.name.clone(), accumulator.finish(items.len()));
+            object.insert(field.name.clone(), accumulator.finish(count));
         }
-        Ok(object)
+        object
     }
+}
+
+/// Which fields of an aggregate one item feeds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pass {
+    /// Every field but `first` (only item 0) and `last` (only when `last` is true).
+    Item { last: bool },
+    /// Only the `last(e)` fields: a group's last item, once the group is complete.
+    Last,
 }
 
 /// True for `{key, items}` with `items` a list: what `group_by` makes.
@@ -227,7 +263,7 @@ fn compile_call(source: &str) -> Result<(Function, Option<ItemExpr>), CompileErr
 }
 
 /// The running value of one aggregate.
-enum Accumulator {
+pub(crate) enum Accumulator {
     Count,
     Sum { int: i128, float: f64, any_float: bool },
     Avg { total: f64, count: usize },

@@ -2,12 +2,14 @@
 //! "Semantics in detail → Pipelines"), compiled once and run over data.
 //!
 //! [`compile`] compiles every expression and template of the pipeline once;
-//! [`CompiledPipeline::run`] streams the items from op to op as a `Vec<Value>` (values are
-//! shared, never deep-copied). One file per family of ops: `select` (select, filter),
-//! `reshape` (map, set, rename, remove), `order` (sort, dedupe), `group` (group_by,
-//! aggregate), `shape` (chunk, flatten, limit, skip), `merge`. `key` holds the equality and
-//! total order of keys, `item` the evaluation of expressions per item, and `fast` the
-//! evaluation of common expressions without minijinja's machine.
+//! [`CompiledPipeline::run`] runs the ops in order. A run of per-item ops in a row (filter,
+//! map, set, rename, remove, dedupe, limit, skip), with the `group_by` (and `aggregate`) that
+//! may end it, is fused by `stream`: items go through it one by one. The other ops take the
+//! whole list as a `Vec<Value>` (values are shared, never deep-copied). One file per family of
+//! ops: `select` (select, filter), `reshape` (map, set, rename, remove), `order` (sort,
+//! dedupe), `group` (group_by, aggregate), `shape` (chunk, flatten), `merge`. `key` holds the
+//! equality and total order of keys, `item` the evaluation of expressions per item, and
+//! `fast` the evaluation of common expressions without minijinja's machine.
 
 mod error;
 mod fast;
@@ -19,14 +21,17 @@ mod order;
 mod reshape;
 mod select;
 mod shape;
+mod stream;
 
 use flowrun_expr::{CompileError, CompiledValue, Scope, Value};
 use flowrun_flow::model::{PipelineOp, Transform};
+use minijinja::value::ValueKind;
 
 pub use error::{INPUT, PipelineCompileError, TransformError};
 
 use error::expected;
 use item::{list_items, list_value};
+use stream::Run;
 
 /// A transform step, compiled: run it any number of times.
 #[derive(Debug)]
@@ -211,6 +216,30 @@ impl Data {
     fn items(items: Vec<Value>) -> Data {
         Data::List { items, groups: false }
     }
+
+    /// The items one by one, for a fused run: a list the pipeline owns alone is consumed (each
+    /// item released once it has passed); a shared one is read without a copy of the list.
+    fn into_items(self) -> Result<Box<dyn Iterator<Item = Value>>, String> {
+        match self {
+            Data::List { items, .. } => Ok(Box::new(items.into_iter())),
+            Data::Value(value) => {
+                if let Some(items) = value.downcast_object::<Vec<Value>>() {
+                    drop(value);
+                    return Ok(match std::sync::Arc::try_unwrap(items) {
+                        Ok(items) => Box::new(items.into_iter()),
+                        Err(shared) => Box::new((0..shared.len()).map(move |index| shared[index].clone())),
+                    });
+                }
+                if !matches!(value.kind(), ValueKind::Seq | ValueKind::Iterable) {
+                    return Err(expected("a list", &value));
+                }
+                value
+                    .try_iter()
+                    .map(|items| Box::new(items) as Box<dyn Iterator<Item = Value>>)
+                    .map_err(|_| expected("a list", &value))
+            }
+        }
+    }
 }
 
 impl CompiledPipeline {
@@ -247,41 +276,58 @@ impl CompiledPipeline {
     /// Runs the pipeline on `input`; templates see `scope` (and `item`, `index`).
     pub fn run_on(&self, input: Value, scope: &Scope) -> Result<Value, TransformError> {
         let mut data = Data::Value(input);
-        for (op_index, op) in self.ops.iter().enumerate() {
-            data = run_op(op, data, scope).map_err(|message| TransformError {
-                op_index,
-                op: op.name(),
-                line: self.lines.get(op_index).copied(),
-                message,
-            })?;
+        let mut op_index = 0;
+        while let Some(op) = self.ops.get(op_index) {
+            match Run::at(op_index, &self.ops[op_index..]) {
+                Some(run) => {
+                    let len = run.len;
+                    data = run
+                        .run(data, scope)
+                        .map_err(|(op_index, message)| self.error(op_index, message))?;
+                    op_index += len;
+                }
+                None => {
+                    data = run_op(op, data, scope).map_err(|message| self.error(op_index, message))?;
+                    op_index += 1;
+                }
+            }
         }
         Ok(data.into_value())
     }
+
+    fn error(&self, op_index: usize, message: String) -> TransformError {
+        TransformError {
+            op_index,
+            op: self.ops.get(op_index).map_or(INPUT, Op::name),
+            line: self.lines.get(op_index).copied(),
+            message,
+        }
+    }
 }
 
+/// An op that takes the whole list (or any value): the ops [`Run::at`] does not fuse.
 fn run_op(op: &Op, data: Data, scope: &Scope) -> Result<Data, String> {
     let groups = matches!(data, Data::List { groups: true, .. });
-    // Ops that only drop or reorder items keep groups groups.
-    let keep = |items: Vec<Value>| Data::List { items, groups };
     Ok(match op {
         Op::Select(select) => Data::Value(select.run(data.into_value())?),
-        Op::Filter(filter) => keep(filter.run(data.into_list()?, scope)?),
-        Op::Map(map) => Data::items(map.run(data.into_list()?, scope)?),
-        Op::Set(set) => Data::items(set.run(data.into_list()?, scope)?),
-        Op::Rename(rename) => Data::items(rename.run(data.into_list()?)?),
-        Op::Remove(remove) => Data::items(remove.run(data.into_list()?)?),
-        Op::Sort(sort) => keep(sort.run(data.into_list()?, scope)?),
-        Op::Dedupe(dedupe) => keep(dedupe.run(data.into_list()?, scope)?),
-        Op::GroupBy(group_by) => Data::List {
-            items: group_by.run(data.into_list()?, scope)?,
-            groups: true,
+        // Sorting only reorders: groups stay groups.
+        Op::Sort(sort) => Data::List {
+            items: sort.run(data.into_list()?, scope)?,
+            groups,
         },
         Op::Aggregate(aggregate) => Data::Value(aggregate.run(data.into_list()?, groups, scope)?),
         Op::Chunk(size) => Data::items(shape::chunk(data.into_list()?, *size)),
         Op::Flatten => Data::items(shape::flatten(data.into_list()?)),
-        Op::Limit(count) => keep(shape::limit(data.into_list()?, *count)),
-        Op::Skip(count) => keep(shape::skip(data.into_list()?, *count)),
         Op::Merge(merge) => Data::items(merge.run(data.into_list()?, scope)?),
+        Op::Filter(_)
+        | Op::Map(_)
+        | Op::Set(_)
+        | Op::Rename(_)
+        | Op::Remove(_)
+        | Op::Dedupe(_)
+        | Op::Limit(_)
+        | Op::Skip(_)
+        | Op::GroupBy(_) => unreachable!("`Run::at` runs every per-item op and group_by"),
     })
 }
 

@@ -101,18 +101,18 @@ impl Dedupe {
         })
     }
 
-    pub(crate) fn run(&self, items: Vec<Value>, scope: &Scope) -> Result<Vec<Value>, String> {
-        let mut seen = HashSet::with_capacity(items.len());
-        let mut kept = Vec::with_capacity(items.len());
-        for (index, item) in items.into_iter().enumerate() {
-            let key = self
-                .key
-                .eval_defined(&mut ItemCx::new(scope, &item, index))
-                .map_err(|error| at_item(index, &error))?;
-            if seen.insert(Key(key)) {
-                kept.push(item);
-            }
-        }
-        Ok(kept)
+    /// True when the item's key is not in `seen` yet (it is added).
+    pub(crate) fn is_first(
+        &self,
+        seen: &mut HashSet<Key>,
+        item: &Value,
+        index: usize,
+        scope: &Scope,
+    ) -> Result<bool, String> {
+        let key = self
+            .key
+            .eval_defined(&mut ItemCx::new(scope, item, index))
+            .map_err(|error| at_item(index, &error))?;
+        Ok(seen.insert(Key(key)))
     }
 }

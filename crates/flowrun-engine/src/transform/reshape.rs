@@ -20,16 +20,11 @@ impl Map {
         })
     }
 
-    pub(crate) fn run(&self, items: Vec<Value>, scope: &Scope) -> Result<Vec<Value>, String> {
-        let mut out = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            let value = self
-                .body
-                .eval(&mut ItemCx::new(scope, item, index))
-                .map_err(|error| at_item(index, &error))?;
-            out.push(value);
-        }
-        Ok(out)
+    /// The item, mapped.
+    pub(crate) fn apply(&self, item: &Value, index: usize, scope: &Scope) -> Result<Value, String> {
+        self.body
+            .eval(&mut ItemCx::new(scope, item, index))
+            .map_err(|error| at_item(index, &error))
     }
 }
 
@@ -60,20 +55,17 @@ impl Set {
         }
     }
 
-    pub(crate) fn run(&self, items: Vec<Value>, scope: &Scope) -> Result<Vec<Value>, String> {
-        let mut out = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            let mut object = object_entries(item)
-                .ok_or_else(|| format!("item {index}: {}", expected("an object", item)))?
-                .into_owned();
-            let mut cx = ItemCx::new(scope, item, index);
-            for (name, tree) in &self.fields {
-                let value = tree.eval(&mut cx).map_err(|error| at_item(index, &error))?;
-                object.insert(name.clone(), value);
-            }
-            out.push(Value::from_object(object));
+    /// The item (an object) with the fields set.
+    pub(crate) fn apply(&self, item: &Value, index: usize, scope: &Scope) -> Result<Value, String> {
+        let mut object = object_entries(item)
+            .ok_or_else(|| format!("item {index}: {}", expected("an object", item)))?
+            .into_owned();
+        let mut cx = ItemCx::new(scope, item, index);
+        for (name, tree) in &self.fields {
+            let value = tree.eval(&mut cx).map_err(|error| at_item(index, &error))?;
+            object.insert(name.clone(), value);
         }
-        Ok(out)
+        Ok(Value::from_object(object))
     }
 }
 
@@ -94,23 +86,19 @@ impl Rename {
         }
     }
 
-    pub(crate) fn run(&self, items: Vec<Value>) -> Result<Vec<Value>, String> {
-        let mut out = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            let object =
-                object_entries(item).ok_or_else(|| format!("item {index}: {}", expected("an object", item)))?;
-            let mut renamed = Object::with_capacity(object.len());
-            for (key, value) in object.iter() {
-                let name = key.as_str().unwrap_or_default();
-                if let Some((_, new)) = self.names.iter().find(|(old, _)| old == name) {
-                    renamed.insert(new.clone(), value.clone());
-                } else if !self.is_replaced(name, &object) {
-                    renamed.insert(key.clone(), value.clone());
-                }
+    /// The item (an object) with its keys renamed.
+    pub(crate) fn apply(&self, item: &Value, index: usize) -> Result<Value, String> {
+        let object = object_entries(item).ok_or_else(|| format!("item {index}: {}", expected("an object", item)))?;
+        let mut renamed = Object::with_capacity(object.len());
+        for (key, value) in object.iter() {
+            let name = key.as_str().unwrap_or_default();
+            if let Some((_, new)) = self.names.iter().find(|(old, _)| old == name) {
+                renamed.insert(new.clone(), value.clone());
+            } else if !self.is_replaced(name, &object) {
+                renamed.insert(key.clone(), value.clone());
             }
-            out.push(Value::from_object(renamed));
         }
-        Ok(out)
+        Ok(Value::from_object(renamed))
     }
 
     /// True when a key of the item is renamed to `name`.
@@ -132,18 +120,14 @@ impl Remove {
         Remove { names: names.to_vec() }
     }
 
-    pub(crate) fn run(&self, items: Vec<Value>) -> Result<Vec<Value>, String> {
-        let mut out = Vec::with_capacity(items.len());
-        for (index, item) in items.iter().enumerate() {
-            let object =
-                object_entries(item).ok_or_else(|| format!("item {index}: {}", expected("an object", item)))?;
-            let kept: Object = object
-                .iter()
-                .filter(|(key, _)| !self.names.iter().any(|name| key.as_str() == Some(name.as_str())))
-                .map(|(key, value)| (key.clone(), value.clone()))
-                .collect();
-            out.push(Value::from_object(kept));
-        }
-        Ok(out)
+    /// The item (an object) without the removed keys.
+    pub(crate) fn apply(&self, item: &Value, index: usize) -> Result<Value, String> {
+        let object = object_entries(item).ok_or_else(|| format!("item {index}: {}", expected("an object", item)))?;
+        let kept: Object = object
+            .iter()
+            .filter(|(key, _)| !self.names.iter().any(|name| key.as_str() == Some(name.as_str())))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        Ok(Value::from_object(kept))
     }
 }

@@ -37,17 +37,10 @@ impl Filter {
         })
     }
 
-    pub(crate) fn run(&self, items: Vec<Value>, scope: &Scope) -> Result<Vec<Value>, String> {
-        let mut kept = Vec::with_capacity(items.len());
-        for (index, item) in items.into_iter().enumerate() {
-            let keep = self
-                .condition
-                .is_true(&mut ItemCx::new(scope, &item, index))
-                .map_err(|error| at_item(index, &error))?;
-            if keep {
-                kept.push(item);
-            }
-        }
-        Ok(kept)
+    /// True when the item passes.
+    pub(crate) fn keeps(&self, item: &Value, index: usize, scope: &Scope) -> Result<bool, String> {
+        self.condition
+            .is_true(&mut ItemCx::new(scope, item, index))
+            .map_err(|error| at_item(index, &error))
     }
 }

@@ -20,15 +20,3 @@ pub(crate) fn flatten(items: Vec<Value>) -> Vec<Value> {
     }
     out
 }
-
-/// The first `count` items.
-pub(crate) fn limit(mut items: Vec<Value>, count: usize) -> Vec<Value> {
-    items.truncate(count);
-    items
-}
-
-/// All but the first `count` items.
-pub(crate) fn skip(mut items: Vec<Value>, count: usize) -> Vec<Value> {
-    items.drain(..count.min(items.len()));
-    items
-}

@@ -658,6 +658,36 @@ proptest! {
         }
     }
 
+    /// A fused run (per-item ops, then `group_by` and `aggregate` folded per group) gives
+    /// what the same ops give one after the other: a `sort` on a constant key (which keeps the
+    /// order) splits the run without changing the data.
+    #[test]
+    fn fused_runs_give_what_op_by_op_gives(items in records(), limit in 0u64..45, skip in 0u64..5) {
+        let fused = json!([
+            {"skip": skip},
+            {"filter": "item.pos is defined"},
+            {"set": {"at": "{{ index }}"}},
+            {"dedupe": "item.pos"},
+            {"limit": limit},
+            {"group_by": "item.k"},
+            {"aggregate": {
+                "count": "count()", "sum": "sum(item.pos)", "avg": "avg(item.at)",
+                "min": "min(item.pos)", "max": "max(item.pos)",
+                "first": "first(item.at)", "last": "last(item.pos)", "list": "list(item.pos)"
+            }}
+        ]);
+        let split = |at: usize| {
+            let mut ops = fused.as_array().expect("a list").clone();
+            ops.insert(at, json!({"sort": "0"}));
+            Json::from(ops)
+        };
+        let input = Json::from(items);
+        let expected = run(&input, fused.clone());
+        for at in 1..=6 {
+            prop_assert_eq!(&run(&input, split(at)), &expected, "split before op {}", at);
+        }
+    }
+
     #[test]
     fn dedupe_is_idempotent(items in records()) {
         let once = run(&Json::from(items), json!([{"dedupe": "item.k"}])).expect("dedupes");
