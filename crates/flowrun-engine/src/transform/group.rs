@@ -101,7 +101,6 @@ impl Aggregate {
         if !(groups || (!items.is_empty() && items.iter().all(is_group))) {
             return self.aggregate(None, &items, scope).map(Value::from_object);
         }
-        let key_name = Value::from("key");
         let mut out = Vec::with_capacity(items.len());
         for (index, group) in items.iter().enumerate() {
             let (Some(key), Some(members)) = (field(group, "key"), field(group, "items")) else {
@@ -116,21 +115,25 @@ impl Aggregate {
                     shape(&members)
                 )
             })?;
-            let mut object = self.aggregate(Some(index), &members, scope)?;
-            object.shift_insert(0, key_name.clone(), key);
-            out.push(Value::from_object(object));
+            out.push(Value::from_object(self.aggregate(
+                Some((index, key)),
+                &members,
+                scope,
+            )?));
         }
         Ok(list_value(out))
     }
 
-    fn aggregate(&self, group: Option<usize>, items: &[Value], scope: &Scope) -> Result<Object, String> {
+    /// The fields over `items`: of group (index, key), or of the whole list.
+    fn aggregate(&self, group: Option<(usize, Value)>, items: &[Value], scope: &Scope) -> Result<Object, String> {
         let mut accumulators = self.start();
         let last = items.len().saturating_sub(1);
+        let (index_of_group, key) = group.unzip();
         for (index, item) in items.iter().enumerate() {
             let pass = Pass::Item { last: index == last };
-            self.add(&mut accumulators, pass, group, item, index, scope)?;
+            self.add(&mut accumulators, pass, index_of_group, item, index, scope)?;
         }
-        Ok(self.finish(accumulators, items.len()))
+        Ok(self.finish(key, accumulators, items.len()))
     }
 
     /// The running values of a new group (or of the whole list).
@@ -184,11 +187,15 @@ impl Aggregate {
         Ok(())
     }
 
-    /// The fields' values over `count` items.
-    pub(crate) fn finish(&self, accumulators: Vec<Accumulator>, count: usize) -> Object {
+    /// The fields' values over `count` items, after the group's `key` when there is one.
+    pub(crate) fn finish(&self, key: Option<Value>, accumulators: Vec<Accumulator>, count: usize) -> Object {
         let mut object = Object::with_capacity(self.fields.len() + 1);
         for (field, accumulator) in self.fields.iter().zip(accumulators) {
             object.insert(field.name.clone(), accumulator.finish(count));
+        }
+        if let Some(key) = key {
+            // First, and over a field also named `key`.
+            object.shift_insert(0, Value::from("key"), key);
         }
         object
     }

@@ -210,7 +210,6 @@ impl<'a> Run<'a> {
                 groups: true,
             },
             Sink::Aggregates(_, aggregate, groups) => {
-                let key_name = Value::from("key");
                 let mut out = Vec::with_capacity(groups.len());
                 for (group, (key, mut running)) in groups.into_iter().enumerate() {
                     if let Some(last) = running.last.take() {
@@ -225,8 +224,7 @@ impl<'a> Run<'a> {
                             )
                             .map_err(|message| (sink_index + 1, message))?;
                     }
-                    let mut object = aggregate.finish(running.accumulators, running.count);
-                    object.shift_insert(0, key_name.clone(), key.0);
+                    let object = aggregate.finish(Some(key.0), running.accumulators, running.count);
                     out.push(Value::from_object(object));
                 }
                 Data::Value(super::item::list_value(out))
