@@ -15,6 +15,7 @@ use std::collections::HashSet;
 
 use flowrun_expr::{Scope, Value};
 use indexmap::IndexMap;
+use indexmap::map::Entry;
 
 use super::group::{Accumulator, Aggregate, GroupBy, Pass, group_value};
 use super::key::Key;
@@ -167,17 +168,18 @@ impl<'a> Run<'a> {
                 let key = group_by
                     .key(&item, index, scope)
                     .map_err(|message| (sink_index, message))?;
-                let group = groups.len();
-                let entry = groups.entry(key);
-                let group = match &entry {
-                    indexmap::map::Entry::Occupied(occupied) => occupied.index(),
-                    indexmap::map::Entry::Vacant(_) => group,
+                // The group's position (in order of first appearance) names it in errors.
+                let (group, running) = match groups.entry(key) {
+                    Entry::Occupied(entry) => (entry.index(), entry.into_mut()),
+                    Entry::Vacant(entry) => (
+                        entry.index(),
+                        entry.insert(Running {
+                            accumulators: aggregate.start(),
+                            count: 0,
+                            last: None,
+                        }),
+                    ),
                 };
-                let running = entry.or_insert_with(|| Running {
-                    accumulators: aggregate.start(),
-                    count: 0,
-                    last: None,
-                });
                 let pass = Pass::Item { last: false };
                 aggregate
                     .add(
