@@ -30,7 +30,7 @@ use minijinja::value::ValueKind;
 pub use error::{INPUT, PipelineCompileError, TransformError};
 
 use error::expected;
-use item::{list_items, list_value};
+use item::list_value;
 use stream::Run;
 
 /// A transform step, compiled: run it any number of times.
@@ -205,11 +205,11 @@ impl Data {
         }
     }
 
-    /// The items, for an op that needs a list.
+    /// The items, for an op that needs the whole list.
     fn into_list(self) -> Result<Vec<Value>, String> {
         match self {
             Data::List { items, .. } => Ok(items),
-            Data::Value(value) => list_items(&value).ok_or_else(|| expected("a list", &value)),
+            data @ Data::Value(_) => data.into_items().map(Iterator::collect),
         }
     }
 
@@ -327,7 +327,11 @@ fn run_op(op: &Op, data: Data, scope: &Scope) -> Result<Data, String> {
         | Op::Dedupe(_)
         | Op::Limit(_)
         | Op::Skip(_)
-        | Op::GroupBy(_) => unreachable!("`Run::at` runs every per-item op and group_by"),
+        | Op::GroupBy(_) => match Run::at(0, std::slice::from_ref(op)) {
+            // `run_on` fuses these before they get here; on their own they are a run of one.
+            Some(run) => run.run(data, scope).map_err(|(_, message)| message)?,
+            None => return Err(format!("internal error: `{}` has no per-item form", op.name())),
+        },
     })
 }
 
