@@ -94,6 +94,17 @@ fn rendered_values_mark_what_was_built_from_a_secret() {
 }
 
 #[test]
+fn a_secret_is_found_under_keys_with_slashes_and_tildes_and_in_lists() {
+    let with = json!({ "a/b~c": ["plain", "{{ secrets.TOKEN }}"], "list": [{ "k": "{{ secrets.TOKEN }}" }] });
+    let rendered = CompiledValue::compile(&with).unwrap().render(&scope()).unwrap();
+    assert_eq!(rendered.secret_paths, ["/a~1b~0c/1", "/list/0/k"]);
+    assert_eq!(
+        rendered.redacted(),
+        json!({ "a/b~c": ["plain", "***"], "list": [{ "k": "***" }] })
+    );
+}
+
+#[test]
 fn the_context_and_the_secrets_cannot_be_dumped() {
     insta::assert_snapshot!(eval_error("{{ secrets }}"), @"the value at `$` (plain object) has no JSON form (in `{{ secrets }}`)");
     assert_eq!(eval("x{{ secrets }}"), json!("x***"));

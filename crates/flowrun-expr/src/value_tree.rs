@@ -95,45 +95,68 @@ impl CompiledValue {
     /// Renders the tree to JSON, marking what was built from a secret.
     pub fn render(&self, scope: &Scope) -> Result<Rendered, EvalError> {
         let mut secret_paths = Vec::new();
-        let mut pointer = String::new();
-        let value = self.render_at(scope, &mut pointer, &mut secret_paths)?;
+        let value = self.render_at(scope, &mut Vec::new(), &mut secret_paths)?;
         Ok(Rendered { value, secret_paths })
     }
 
-    fn render_at(&self, scope: &Scope, pointer: &mut String, secrets: &mut Vec<String>) -> Result<Json, EvalError> {
+    /// `at` is the way from the root to this node. It is written out as a JSON Pointer only
+    /// for a template that reads a secret: a `with:` is rendered for every call and item, and
+    /// most never touch a secret.
+    fn render_at<'a>(
+        &'a self,
+        scope: &Scope,
+        at: &mut Vec<PathStep<'a>>,
+        secrets: &mut Vec<String>,
+    ) -> Result<Json, EvalError> {
         Ok(match self {
             CompiledValue::Literal(json) => json.clone(),
             CompiledValue::Template(template) => {
                 if template.reads_secrets() {
-                    secrets.push(pointer.clone());
+                    secrets.push(json_pointer(at));
                 }
                 template.eval_json(scope)?
             }
             CompiledValue::List(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (index, item) in items.iter().enumerate() {
-                    let mark = pointer.len();
-                    pointer.push('/');
-                    pointer.push_str(&index.to_string());
-                    out.push(item.render_at(scope, pointer, secrets)?);
-                    pointer.truncate(mark);
+                    at.push(PathStep::Index(index));
+                    let rendered = item.render_at(scope, at, secrets);
+                    at.pop();
+                    out.push(rendered?);
                 }
                 Json::Array(out)
             }
             CompiledValue::Map(entries) => {
                 let mut out = serde_json::Map::with_capacity(entries.len());
                 for (key, value) in entries {
-                    let mark = pointer.len();
-                    pointer.push('/');
-                    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                    let rendered = value.render_at(scope, pointer, secrets)?;
-                    pointer.truncate(mark);
-                    out.insert(key.clone(), rendered);
+                    at.push(PathStep::Key(key));
+                    let rendered = value.render_at(scope, at, secrets);
+                    at.pop();
+                    out.insert(key.clone(), rendered?);
                 }
                 Json::Object(out)
             }
         })
     }
+}
+
+/// One step of the way to a node of the tree.
+enum PathStep<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// The way to a node as a JSON Pointer (RFC 6901), `~` and `/` in keys escaped.
+fn json_pointer(at: &[PathStep<'_>]) -> String {
+    let mut pointer = String::new();
+    for step in at {
+        pointer.push('/');
+        match step {
+            PathStep::Key(key) => pointer.push_str(&key.replace('~', "~0").replace('/', "~1")),
+            PathStep::Index(index) => pointer.push_str(&index.to_string()),
+        }
+    }
+    pointer
 }
 
 fn compile(value: &Json, path: &mut Vec<String>, errors: &mut Vec<TreeCompileError>) -> CompiledValue {

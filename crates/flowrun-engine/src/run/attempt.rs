@@ -96,17 +96,16 @@ async fn call_once(
     context: &CallContext,
     settings: &CallSettings<'_>,
 ) -> Result<Json, ModuleError> {
-    let permit = tokio::select! {
-        permit = settings.limiter.acquire() => permit.map_err(|_| cancelled())?,
-        () = context.cancel.cancelled() => return Err(cancelled()),
+    // One wait on the cancellation for the permit and the call: each wait registers with the
+    // token, and this runs for every item of a `for_each`.
+    let permitted_call = async {
+        let _permit = settings.limiter.acquire().await.map_err(|_| cancelled())?;
+        with_timeout(module.call(context, params), settings.timeout).await
     };
-    let call = module.call(context, params);
-    let result = tokio::select! {
-        result = with_timeout(call, settings.timeout) => result,
+    tokio::select! {
+        result = permitted_call => result,
         () = context.cancel.cancelled() => Err(cancelled()),
-    };
-    drop(permit);
-    result
+    }
 }
 
 async fn with_timeout(

@@ -200,9 +200,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn observe(&self, event: Event) {
+    /// Tells the observer, if there is one. The event is made only then: an item's event
+    /// would otherwise copy the step's id for nobody.
+    pub(crate) fn observe(&self, event: impl FnOnce() -> Event) {
         if let Some(observer) = &self.observer {
-            observer(event);
+            observer(event());
         }
     }
 }
@@ -386,6 +388,11 @@ impl Engine {
             }
             heartbeat.abort();
             tracing::info!(status = %status, "run ended");
+            // The steps' outputs can be large (a `for_each` of 10,000 responses): they are
+            // freed on a blocking thread, so the caller has the outcome without waiting for
+            // the frees.
+            let leftovers = (shared, results);
+            tokio::task::spawn_blocking(move || drop(leftovers));
             Ok(outcome)
         }
         .instrument(span)

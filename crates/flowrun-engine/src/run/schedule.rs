@@ -125,7 +125,7 @@ async fn not_run_future(shared: Arc<Shared>, index: usize, result: StepResult) -
     if let Err(problem) = stored {
         tracing::error!(step = %step.id, error = %problem, "could not store that the step did not run");
     }
-    shared.observe(Event::StepEnded {
+    shared.observe(|| Event::StepEnded {
         step: step.id.clone(),
         status: result.status,
     });

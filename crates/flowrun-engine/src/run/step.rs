@@ -219,7 +219,7 @@ async fn end_step(
         fail_after(&mut result, step, problem);
     }
     log_end(&result);
-    shared.observe(Event::StepEnded {
+    shared.observe(|| Event::StepEnded {
         step: step.id.clone(),
         status: result.status,
     });
@@ -269,7 +269,7 @@ fn prepare(shared: &Shared, step: &PlannedStep, mut scope: Scope) -> Result<Opti
 }
 
 async fn single(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cancel: &CancellationToken) -> StepResult {
-    shared.observe(Event::StepStarted {
+    shared.observe(|| Event::StepStarted {
         step: step.id.clone(),
         items: None,
     });
@@ -325,7 +325,7 @@ async fn for_each(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cance
             return failed_before_calling(shared, step, scope, Failure::new(ErrorKind::Invalid, message)).await;
         }
     };
-    shared.observe(Event::StepStarted {
+    shared.observe(|| Event::StepStarted {
         step: step.id.clone(),
         items: Some(items.len()),
     });
@@ -407,7 +407,15 @@ async fn for_each(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cance
                     }
                 };
                 stop_on_failure(&called.end);
-                committing.push(commit_item(&shared, step_index, called).instrument(span));
+                let commit = commit_item(&shared, step_index, called).instrument(span);
+                if shared.store.is_none() {
+                    // Nothing is stored, so the commit ends at once: no need to set it aside.
+                    let end = commit.await;
+                    stop_on_failure(&end);
+                    ends.push(end);
+                    continue;
+                }
+                committing.push(commit);
                 while committing.len() > MAX_COMMITTING {
                     if let Some(end) = committing.next().await {
                         stop_on_failure(&end);
@@ -582,7 +590,7 @@ async fn commit_item(shared: &Arc<Shared>, step_index: usize, called: CalledItem
         end.status = StepStatus::Failed;
         end.error = Some(json!({"step": step.id, "item_index": index, "message": problem}));
     }
-    shared.observe(Event::ItemEnded {
+    shared.observe(|| Event::ItemEnded {
         step: step.id.clone(),
         index,
         status: end.status,
@@ -888,7 +896,7 @@ async fn replay_step(
     incompletes: &[flowrun_state::Incomplete],
     cancel: &CancellationToken,
 ) -> StepResult {
-    shared.observe(Event::StepStarted {
+    shared.observe(|| Event::StepStarted {
         step: step.id.clone(),
         items: step.for_each.as_ref().map(|_| incompletes.len()),
     });
