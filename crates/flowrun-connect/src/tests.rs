@@ -206,3 +206,30 @@ mod runtime {
         assert!(!format!("{:?}", context()).contains("hunter2"));
     }
 }
+
+#[test]
+fn output_headers_join_repeated_names_in_order_and_hide_cookies() {
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    let mut headers = HeaderMap::new();
+    headers.append("x-b", HeaderValue::from_static("2"));
+    headers.append("set-cookie", HeaderValue::from_static("session=s3cr3t-canary"));
+    headers.append("x-a", HeaderValue::from_static("first"));
+    headers.append("set-cookie", HeaderValue::from_static("other=s3cr3t-canary"));
+    headers.append("x-a", HeaderValue::from_static("second"));
+    let response = crate::client::Response {
+        status: 200,
+        headers,
+        body: bytes::Bytes::new(),
+        method: crate::http::Method::Get,
+        url: "https://example.test/".to_owned(),
+    };
+    let expected = json!({ "x-b": "2", "set-cookie": "***, ***", "x-a": "first, second" });
+    assert_eq!(Value::Object(response.headers_object()), expected);
+    let as_text: Vec<(String, String)> = response.headers_json().into_iter().collect();
+    assert_eq!(
+        as_text,
+        [("x-b", "2"), ("set-cookie", "***, ***"), ("x-a", "first, second")]
+            .map(|(name, value)| (name.to_owned(), value.to_owned()))
+    );
+}

@@ -81,11 +81,7 @@ impl Module for HttpRequest {
 
 /// `{status, headers, body, pages?}`, as [`crate::RequestOutput`] describes it.
 fn output(response: &Response, body: Json, pages: Option<u32>) -> Json {
-    let headers = response
-        .headers_json()
-        .into_iter()
-        .map(|(name, value)| (name, Json::String(value)))
-        .collect();
+    let headers = response.headers_object();
     let mut output = serde_json::Map::with_capacity(4);
     output.insert("status".to_owned(), Json::from(response.status));
     output.insert("headers".to_owned(), Json::Object(headers));

@@ -63,7 +63,7 @@ pub fn redact_url_str(url: &str) -> String {
 
 /// A failure before a complete response: no connection, a timeout, a connection that broke.
 /// `what` is the request as shown (`GET https://…`).
-pub fn transport_error(what: &str, error: reqwest::Error, timeout: Option<Duration>) -> ModuleError {
+pub fn transport_error(what: &dyn std::fmt::Display, error: reqwest::Error, timeout: Option<Duration>) -> ModuleError {
     let error = error.without_url();
     let causes = causes(&error);
     if error.is_timeout() {

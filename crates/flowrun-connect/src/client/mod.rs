@@ -269,7 +269,10 @@ impl HttpClient {
             url.query_pairs_mut().append_pair(name, value);
         }
         let shown = self.shown_url(&url);
-        let what = format!("{} {shown}", request.method.as_str());
+        let what = RequestLine {
+            method: request.method.as_str(),
+            url: &shown,
+        };
         match &self.tape {
             Tape::Replay(replayer) => return (replayer.answer(request, &shown), None),
             Tape::Offline => return (Err(offline(context, &what)), None),
@@ -346,22 +349,27 @@ impl HttpClient {
             Err(error) => return (Err(transport_error(&what, error, None)), None),
         };
         let started = std::time::Instant::now();
-        let sent = tokio::select! {
-            sent = self.inner.execute(built) => sent,
-            () = context.cancel.cancelled() => return (Err(cancelled()), token),
+        // The request and its body under one wait on the cancellation (each wait registers
+        // with the token, and this runs for every request).
+        let exchange = async {
+            let mut response = self
+                .inner
+                .execute(built)
+                .await
+                .map_err(|error| transport_error(&what, error, Some(timeout)))?;
+            let status = response.status().as_u16();
+            let headers = std::mem::take(response.headers_mut());
+            if let Some(quota) = &self.quota {
+                quota.observe(&headers);
+            }
+            let body = read_body(response, self.max_response_size, &what).await;
+            Ok((status, headers, body))
         };
-        let response = match sent {
-            Ok(response) => response,
-            Err(error) => return (Err(transport_error(&what, error, Some(timeout))), token),
-        };
-        let status = response.status().as_u16();
-        let mut response = response;
-        let headers = std::mem::take(response.headers_mut());
-        if let Some(quota) = &self.quota {
-            quota.observe(&headers);
-        }
-        let body = tokio::select! {
-            body = read_body(response, self.max_response_size, &what) => body,
+        let (status, headers, body) = tokio::select! {
+            exchange = exchange => match exchange {
+                Ok(exchange) => exchange,
+                Err(error) => return (Err(error), token),
+            },
             () = context.cancel.cancelled() => return (Err(cancelled()), token),
         };
         tracing::debug!(
@@ -391,9 +399,26 @@ impl HttpClient {
     }
 }
 
+/// A request as errors and logs show it: `POST https://…`, its secret query values redacted.
+/// Written out only when shown: most requests end well and are never shown.
+struct RequestLine<'a> {
+    method: &'a str,
+    url: &'a str,
+}
+
+impl std::fmt::Display for RequestLine<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.url)
+    }
+}
+
 /// Reads a body up to `limit` bytes (after decompression): a larger one fails as soon as it is
 /// known to be larger, without reading the rest.
-pub(crate) async fn read_body(mut response: reqwest::Response, limit: u64, what: &str) -> Result<Bytes, ModuleError> {
+pub(crate) async fn read_body(
+    mut response: reqwest::Response,
+    limit: u64,
+    what: &(dyn std::fmt::Display + Sync),
+) -> Result<Bytes, ModuleError> {
     let too_large = |size: String| {
         ModuleError::new(
             ErrorKind::Invalid,
@@ -465,7 +490,7 @@ pub fn show_duration(duration: Duration) -> String {
 }
 
 /// The error of a request under [`Tape::Offline`].
-fn offline(context: &CallContext, what: &str) -> ModuleError {
+fn offline(context: &CallContext, what: &dyn std::fmt::Display) -> ModuleError {
     ModuleError::new(
         ErrorKind::Invalid,
         format!(

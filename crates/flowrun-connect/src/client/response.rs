@@ -4,7 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use reqwest::header::HeaderMap;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -117,21 +117,38 @@ impl Response {
     /// Headers as the step output shows them: names lowercase, repeated headers joined with
     /// `, ` (`set-cookie` too: cookies are redacted).
     pub fn headers_json(&self) -> indexmap::IndexMap<String, String> {
-        let mut shown: indexmap::IndexMap<String, String> = indexmap::IndexMap::new();
-        for (name, value) in &self.headers {
-            let value = if name == reqwest::header::SET_COOKIE {
-                "***".to_owned()
-            } else {
-                String::from_utf8_lossy(value.as_bytes()).into_owned()
-            };
-            shown
-                .entry(name.as_str().to_owned())
-                .and_modify(|joined| {
-                    joined.push_str(", ");
-                    joined.push_str(&value);
-                })
-                .or_insert(value);
-        }
+        let mut shown = indexmap::IndexMap::with_capacity(self.headers.keys_len());
+        shown.extend(self.shown_headers());
         shown
+    }
+
+    /// [`Response::headers_json`] as a JSON object, for a step output's `headers`.
+    pub fn headers_object(&self) -> serde_json::Map<String, Json> {
+        let mut shown = serde_json::Map::with_capacity(self.headers.keys_len());
+        shown.extend(self.shown_headers().map(|(name, value)| (name, Json::String(value))));
+        shown
+    }
+
+    fn shown_headers(&self) -> impl Iterator<Item = (String, String)> + '_ {
+        // A header map yields the values of one name one after another.
+        let mut headers = self.headers.iter().peekable();
+        std::iter::from_fn(move || {
+            let (name, value) = headers.next()?;
+            let mut joined = shown_value(name, value).into_owned();
+            while let Some((_, more)) = headers.next_if(|(next, _)| *next == name) {
+                joined.push_str(", ");
+                joined.push_str(&shown_value(name, more));
+            }
+            Some((name.as_str().to_owned(), joined))
+        })
+    }
+}
+
+/// A header's value as a step output shows it: cookies redacted.
+fn shown_value<'a>(name: &HeaderName, value: &'a HeaderValue) -> std::borrow::Cow<'a, str> {
+    if name == reqwest::header::SET_COOKIE {
+        "***".into()
+    } else {
+        String::from_utf8_lossy(value.as_bytes())
     }
 }

@@ -23,11 +23,7 @@ pub(crate) async fn api_call(api: &Api<'_>, params: Json) -> Result<Json, Module
     }
     let response = api.send(&request).await?;
     let body = response.body_as(params.response)?;
-    let headers: Map<String, Json> = response
-        .headers_json()
-        .into_iter()
-        .map(|(name, value)| (name, Json::String(value)))
-        .collect();
+    let headers: Map<String, Json> = response.headers_object();
     let mut output = Map::with_capacity(3);
     output.insert("status".to_owned(), Json::from(response.status));
     output.insert("headers".to_owned(), Json::Object(headers));
