@@ -34,7 +34,7 @@ pub use minijinja::Value;
 pub use scope::{Clock, Runtime, Scope, UuidSource};
 pub use secret::{MIN_SCRUB_LEN, REDACTED, Redactor, Secret};
 pub use secret_sources::{SecretsError, SecretsFile, resolve_secrets};
-pub use shared::from_shared_json;
+pub use shared::{SharedJson, from_shared_json, shared_json};
 pub use template::{Expression, Template};
 pub use value_tree::{CompiledValue, Rendered, TreeCompileError};
 

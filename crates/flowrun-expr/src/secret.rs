@@ -131,6 +131,12 @@ impl Redactor {
         }
     }
 
+    /// Writes the JSON value as text with every string (and every key) redacted: what
+    /// [`Redactor::redact_json`] gives, written out without building the copy.
+    pub fn write_redacted(&self, json: &Json, out: impl std::io::Write) -> serde_json::Result<()> {
+        serde_json::to_writer(out, &Redacting { json, redactor: self })
+    }
+
     /// The JSON value with every string (and every key) redacted, changed where it stands:
     /// only strings that hold a secret are rewritten, nothing else is copied (a step's output
     /// of thousands of records is redacted before it is stored).
@@ -194,4 +200,35 @@ fn forms(value: &str) -> Vec<String> {
             .replace("%20", "+"),
     );
     forms
+}
+
+/// A JSON value that serializes redacted.
+struct Redacting<'a> {
+    json: &'a Json,
+    redactor: &'a Redactor,
+}
+
+impl serde::Serialize for Redacting<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        let redactor = self.redactor;
+        match self.json {
+            Json::String(text) => serializer.serialize_str(&redactor.redact(text)),
+            Json::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for json in items {
+                    seq.serialize_element(&Redacting { json, redactor })?;
+                }
+                seq.end()
+            }
+            Json::Object(entries) => {
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for (key, json) in entries {
+                    map.serialize_entry(&*redactor.redact(key), &Redacting { json, redactor })?;
+                }
+                map.end()
+            }
+            scalar => scalar.serialize(serializer),
+        }
+    }
 }

@@ -223,6 +223,24 @@ fn secrets_print_as_stars_everywhere() {
     assert!(!format!("{:?}", scope()).contains(CANARY));
 }
 
+/// Any JSON value of a few levels, its strings and keys drawn from `text`.
+fn json_with(text: &'static str) -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+    use proptest::prelude::*;
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        text.prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(3, 24, 4, move |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+            proptest::collection::vec((text, inner), 0..4)
+                .prop_map(|entries| serde_json::Value::Object(entries.into_iter().collect())),
+        ]
+    })
+}
+
 proptest::proptest! {
     #[test]
     fn redacted_text_never_holds_a_secret(
@@ -234,6 +252,22 @@ proptest::proptest! {
         let text = format!("{before}{secret}{after}");
         let redacted = redactor.redact(&text);
         proptest::prop_assert!(!redacted.contains(secret.as_str()));
+    }
+
+    #[test]
+    fn written_redacted_json_is_the_redacted_copy_written_out(
+        secret in "[ -~]{4,12}",
+        json in json_with("[ -~]{4,12}"),
+    ) {
+        let redactor = crate::Redactor::new(&[Secret::new(secret.as_str())]);
+        // The secret in keys and values too, not only where chance puts it.
+        let json = json!({ "s": format!("x{secret}y"), secret.clone(): [json.clone()], "j": json });
+        let mut written = Vec::new();
+        redactor.write_redacted(&json, &mut written).unwrap();
+        proptest::prop_assert_eq!(
+            String::from_utf8(written).unwrap(),
+            serde_json::to_string(&redactor.redact_json(&json)).unwrap()
+        );
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub use crate::model::{
     Claim, Cursor, CursorUpdate, Enqueued, FinishRun, Incomplete, IncompleteStatus, NewIncomplete, NewRun, QueuedRun,
     ResumeRun, Run, RunDetail, RunFilter, RunStatus, StepRecord, StepStatus, TokenSet, UnknownStatus,
 };
-pub use crate::payload::{PayloadLimits, truncation_marker};
+pub use crate::payload::{JsonOut, Payload, PayloadLimits, WriteJson, truncation_marker};
 pub use crate::postgres::{PostgresOptions, PostgresStore};
 pub use crate::sqlite::{SqliteOptions, SqliteStore, resolve_sqlite_url, sqlite_path};
 pub use crate::store::StateStore;

@@ -339,7 +339,7 @@ pub struct StepRecord {
     pub attempts: u32,
     /// The rendered `with:` parameters, secrets redacted.
     pub parameters: Option<Value>,
-    pub output: Option<Value>,
+    pub output: Option<crate::Payload>,
     pub error: Option<Value>,
     pub started_at: Option<Timestamp>,
     pub ended_at: Option<Timestamp>,

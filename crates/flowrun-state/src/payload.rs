@@ -5,6 +5,7 @@
 //! blocking pool, so a 64 MiB output never stalls a worker. Decoding does the same by size.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -41,6 +42,96 @@ impl Default for PayloadLimits {
     }
 }
 
+/// Something that writes itself as JSON text: a [`Payload`], or a `serde_json::Value`.
+pub trait WriteJson: Send + Sync {
+    /// Writes the JSON text, e.g. with `serde_json::to_writer(out, …)`. A write can fail: the
+    /// store stops a value as soon as it passes a size limit.
+    fn write_json(&self, out: &mut JsonOut) -> serde_json::Result<()>;
+}
+
+impl WriteJson for Value {
+    fn write_json(&self, out: &mut JsonOut) -> serde_json::Result<()> {
+        serde_json::to_writer(out, self)
+    }
+}
+
+/// A JSON value for the store to write: a value of its own, or JSON that another part writes
+/// out as it is stored. The engine gives a module's output the second way: that JSON is shared
+/// with the rest of the run and redacted on the way out, so it is never copied only to be
+/// serialized. Values read back from a store are always [`Payload::Value`].
+#[derive(Clone)]
+pub enum Payload {
+    Value(Value),
+    Written(Arc<dyn WriteJson>),
+}
+
+impl Payload {
+    /// The value itself, when it is held as one.
+    pub fn as_value(&self) -> Option<&Value> {
+        match self {
+            Payload::Value(value) => Some(value),
+            Payload::Written(_) => None,
+        }
+    }
+
+    /// The value, held or read back from what is written.
+    pub fn to_value(&self) -> serde_json::Result<Value> {
+        match self {
+            Payload::Value(value) => Ok(value.clone()),
+            Payload::Written(written) => {
+                let mut out = JsonOut::limited(usize::MAX);
+                written.write_json(&mut out)?;
+                serde_json::from_slice(&out.buf)
+            }
+        }
+    }
+}
+
+impl WriteJson for Payload {
+    fn write_json(&self, out: &mut JsonOut) -> serde_json::Result<()> {
+        match self {
+            Payload::Value(value) => value.write_json(out),
+            Payload::Written(written) => written.write_json(out),
+        }
+    }
+}
+
+impl From<Value> for Payload {
+    fn from(value: Value) -> Payload {
+        Payload::Value(value)
+    }
+}
+
+impl PartialEq for Payload {
+    fn eq(&self, other: &Payload) -> bool {
+        match (self, other) {
+            (Payload::Value(a), Payload::Value(b)) => a == b,
+            _ => matches!((self.to_value(), other.to_value()), (Ok(a), Ok(b)) if a == b),
+        }
+    }
+}
+
+impl std::fmt::Debug for Payload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.to_value() {
+            Ok(value) => value.fmt(f),
+            Err(error) => write!(f, "<unwritable JSON: {error}>"),
+        }
+    }
+}
+
+impl serde::Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Payload::Value(value) => value.serialize(serializer),
+            Payload::Written(_) => self
+                .to_value()
+                .map_err(serde::ser::Error::custom)?
+                .serialize(serializer),
+        }
+    }
+}
+
 /// A value ready to store: JSON text, or zstd-compressed JSON text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Encoded {
@@ -72,14 +163,18 @@ pub fn truncation_marker(original_bytes: u64) -> Value {
 }
 
 /// Encodes a value for storage.
-pub(crate) async fn encode(limits: PayloadLimits, value: Value, over_limit: OverLimit) -> Result<Encoded, StateError> {
+pub(crate) async fn encode<T: WriteJson + 'static>(
+    limits: PayloadLimits,
+    value: T,
+    over_limit: OverLimit,
+) -> Result<Encoded, StateError> {
     Ok(encode_inner(limits, value, over_limit, false).await?.0)
 }
 
 /// Encodes an optional value.
-pub(crate) async fn encode_opt(
+pub(crate) async fn encode_opt<T: WriteJson + 'static>(
     limits: PayloadLimits,
-    value: Option<Value>,
+    value: Option<T>,
     over_limit: OverLimit,
 ) -> Result<Option<Encoded>, StateError> {
     match value {
@@ -115,14 +210,14 @@ pub(crate) async fn encode_opt_keep(
 
 /// Serializes on the calling task up to the compression limit, on the blocking pool beyond
 /// (where a large value that is not kept is also dropped).
-async fn encode_inner(
+async fn encode_inner<T: WriteJson + 'static>(
     limits: PayloadLimits,
-    value: Value,
+    value: T,
     over_limit: OverLimit,
     keep: bool,
-) -> Result<(Encoded, Option<Value>), StateError> {
-    let mut writer = LimitedWriter::new(limits.compress_above);
-    match serde_json::to_writer(&mut writer, &value) {
+) -> Result<(Encoded, Option<T>), StateError> {
+    let mut writer = JsonOut::limited(limits.compress_above);
+    match value.write_json(&mut writer) {
         Ok(()) => return Ok((text(writer.buf)?, keep.then_some(value))),
         Err(error) if !error.is_io() => return Err(serialize_error(error)),
         Err(_) => {} // Over the compression limit: finish on the blocking pool.
@@ -135,22 +230,22 @@ async fn encode_inner(
     .map_err(StateError::task)?
 }
 
-fn encode_large(limits: PayloadLimits, value: &Value, over_limit: OverLimit) -> Result<Encoded, StateError> {
-    let mut writer = LimitedWriter::new(limits.truncate_above);
-    match serde_json::to_writer(&mut writer, value) {
+fn encode_large(limits: PayloadLimits, value: &dyn WriteJson, over_limit: OverLimit) -> Result<Encoded, StateError> {
+    let mut writer = JsonOut::limited(limits.truncate_above);
+    match value.write_json(&mut writer) {
         Ok(()) => {}
         Err(error) if !error.is_io() => return Err(serialize_error(error)),
         Err(_) => {
-            let mut counter = CountingWriter(0);
-            serde_json::to_writer(&mut counter, value).map_err(serialize_error)?;
+            let mut counter = JsonOut::counter();
+            value.write_json(&mut counter).map_err(serialize_error)?;
             return match over_limit {
                 OverLimit::Truncate => {
-                    let marker = serde_json::to_vec(&truncation_marker(counter.0)).map_err(serialize_error)?;
+                    let marker = serde_json::to_vec(&truncation_marker(counter.count)).map_err(serialize_error)?;
                     text(marker)
                 }
                 OverLimit::Refuse(what) => Err(StateError::TooLarge {
                     what: what.to_owned(),
-                    bytes: counter.0,
+                    bytes: counter.count,
                     limit: limits.truncate_above as u64,
                 }),
             };
@@ -212,41 +307,46 @@ where
     }
 }
 
-/// Collects bytes up to a limit, then refuses more.
-struct LimitedWriter {
+/// Where a payload's JSON text goes: kept up to a limit (a write past it fails, which stops
+/// the serializer there), or only counted.
+pub struct JsonOut {
     buf: Vec<u8>,
     limit: usize,
+    /// Count the bytes, keep none.
+    counting: bool,
+    count: u64,
 }
 
-impl LimitedWriter {
-    fn new(limit: usize) -> Self {
-        LimitedWriter {
+impl JsonOut {
+    fn limited(limit: usize) -> JsonOut {
+        JsonOut {
             buf: Vec::with_capacity(256.min(limit)),
             limit,
+            counting: false,
+            count: 0,
+        }
+    }
+
+    fn counter() -> JsonOut {
+        JsonOut {
+            buf: Vec::new(),
+            limit: usize::MAX,
+            counting: true,
+            count: 0,
         }
     }
 }
 
-impl Write for LimitedWriter {
+impl Write for JsonOut {
+    #[inline]
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        if self.buf.len() + data.len() > self.limit {
+        if self.counting {
+            self.count += data.len() as u64;
+        } else if self.buf.len() + data.len() > self.limit {
             return Err(io::Error::other("over the limit"));
+        } else {
+            self.buf.extend_from_slice(data);
         }
-        self.buf.extend_from_slice(data);
-        Ok(data.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Counts bytes and keeps none.
-struct CountingWriter(u64);
-
-impl Write for CountingWriter {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.0 += data.len() as u64;
         Ok(data.len())
     }
 

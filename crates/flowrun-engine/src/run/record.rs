@@ -1,9 +1,11 @@
 //! Writes of a run to the state store. Everything written is redacted first: the store never
 //! holds a secret, whatever a module returned.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use flowrun_state::{NewIncomplete, StepRecord, StepStatus};
+use flowrun_expr::{EvalError, Redactor, SharedJson, Value};
+use flowrun_state::{JsonOut, NewIncomplete, Payload, StepRecord, StepStatus, WriteJson};
 use serde_json::Value as Json;
 
 use super::Shared;
@@ -16,7 +18,7 @@ pub(crate) struct Outcome {
     pub status: StepStatus,
     pub attempts: u32,
     pub parameters: Option<Json>,
-    pub output: Option<Json>,
+    pub output: Option<Payload>,
     pub error: Option<Json>,
     pub started_at: Option<jiff::Timestamp>,
     pub duration: Option<Duration>,
@@ -28,11 +30,9 @@ pub(crate) async fn record(shared: &Shared, result: Outcome) -> Result<(), Strin
     let Some(store) = &shared.store else {
         return Ok(());
     };
-    let redact = |value: Option<Json>| {
-        value.map(|mut value| {
-            shared.redactor.redact_json_in_place(&mut value);
-            value
-        })
+    let redact = |mut value: Json| {
+        shared.redactor.redact_json_in_place(&mut value);
+        value
     };
     let record = StepRecord {
         run_id: shared.run_id.clone(),
@@ -41,9 +41,13 @@ pub(crate) async fn record(shared: &Shared, result: Outcome) -> Result<(), Strin
         item_key: result.item_key,
         status: result.status,
         attempts: result.attempts,
-        parameters: redact(result.parameters),
-        output: redact(result.output),
-        error: redact(result.error),
+        parameters: result.parameters.map(redact),
+        output: result.output.map(|output| match output {
+            Payload::Value(value) => Payload::Value(redact(value)),
+            // Redacted as it is written.
+            written @ Payload::Written(_) => written,
+        }),
+        error: result.error.map(redact),
         started_at: result.started_at,
         ended_at: Some(jiff::Timestamp::now()),
         duration: result.duration,
@@ -52,6 +56,31 @@ pub(crate) async fn record(shared: &Shared, result: Outcome) -> Result<(), Strin
         .record_step(record)
         .await
         .map_err(|error| format!("the result could not be stored: {error}"))
+}
+
+/// An output as its record stores it. A module's output is JSON shared with the rest of the
+/// run: it is written out redacted as it is stored, never copied (a step's output can be
+/// thousands of records). Any other value is converted to JSON, and redacted by [`record`].
+pub(crate) fn stored_output(shared: &Shared, output: &Value) -> Result<Payload, EvalError> {
+    match flowrun_expr::shared_json(output) {
+        Some(json) => Ok(Payload::Written(Arc::new(RedactedJson {
+            json,
+            redactor: shared.redactor.clone(),
+        }))),
+        None => flowrun_expr::to_json(output).map(Payload::Value),
+    }
+}
+
+/// Shared JSON that writes itself redacted.
+struct RedactedJson {
+    json: SharedJson,
+    redactor: Redactor,
+}
+
+impl WriteJson for RedactedJson {
+    fn write_json(&self, out: &mut JsonOut) -> serde_json::Result<()> {
+        self.redactor.write_redacted(self.json.json(), out)
+    }
 }
 
 /// Stores a broken step or item as an incomplete execution, with the template inputs a

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use flowrun_expr::Value;
-use flowrun_state::{Incomplete, IncompleteStatus, ResumeRun, RunStatus, StepRecord, StepStatus};
+use flowrun_state::{Incomplete, IncompleteStatus, Payload, ResumeRun, RunStatus, StepRecord, StepStatus};
 use petgraph::Direction;
 use petgraph::graph::NodeIndex;
 use serde_json::Value as Json;
@@ -179,7 +179,11 @@ pub(super) fn load(plan: &Plan, records: &[StepRecord], open: Vec<Incomplete>) -
                         record.status,
                         StepStatus::Success | StepStatus::Resumed | StepStatus::Ignored
                     ) {
-                        let output = record.output.as_ref().map_or(Value::from(()), json_value);
+                        let output = record
+                            .output
+                            .as_ref()
+                            .and_then(Payload::as_value)
+                            .map_or(Value::from(()), json_value);
                         state
                             .finished_items
                             .insert((index, item_index as usize), (record.status, output));
@@ -210,11 +214,20 @@ fn stored_result(record: &StepRecord, for_each: bool, items: &[&StepRecord]) -> 
                         StepStatus::Success | StepStatus::Resumed | StepStatus::Ignored
                     )
                 })
-                .map(|r| r.output.as_ref().map_or(Value::from(()), json_value))
+                .map(|r| {
+                    r.output
+                        .as_ref()
+                        .and_then(Payload::as_value)
+                        .map_or(Value::from(()), json_value)
+                })
                 .collect::<Vec<_>>(),
         )
     } else {
-        record.output.as_ref().map_or(Value::from(()), json_value)
+        record
+            .output
+            .as_ref()
+            .and_then(Payload::as_value)
+            .map_or(Value::from(()), json_value)
     };
     let has_output = match record.status {
         StepStatus::Success | StepStatus::Resumed => true,

@@ -187,7 +187,7 @@ async fn end_step(
     let output = if step.for_each.is_some() || !result.has_output || shared.store.is_none() {
         None
     } else {
-        match flowrun_expr::to_json(&result.output) {
+        match record::stored_output(shared, &result.output) {
             Ok(output) => Some(output),
             Err(problem) => {
                 fail_after(
@@ -554,7 +554,9 @@ async fn call_item(
         }
     };
     let stored_output = match status {
-        StepStatus::Success | StepStatus::Resumed if shared.store.is_some() => flowrun_expr::to_json(&output).ok(),
+        StepStatus::Success | StepStatus::Resumed if shared.store.is_some() => {
+            record::stored_output(shared, &output).ok()
+        }
         _ => None,
     };
     CalledItem {
@@ -959,7 +961,7 @@ async fn replay_step(
                     status,
                     attempts: attempt.attempts,
                     parameters: attempt.parameters.clone(),
-                    output: output.as_ref().and_then(|o| flowrun_expr::to_json(o).ok()),
+                    output: output.as_ref().and_then(|o| record::stored_output(shared, o).ok()),
                     error: error.clone(),
                     started_at: Some(started_at),
                     duration: Some(clock.elapsed()),

@@ -74,3 +74,24 @@ fn garbage_is_reported_not_panicked_on() {
     let error = decode("step output", &[0x28, 0xB5, 0x2F, 0xFD, 1, 2], small_limits()).unwrap_err();
     assert!(matches!(error, StateError::Corrupt { .. }), "{error}");
 }
+
+/// JSON that writes itself: what the engine gives for a module's output.
+struct Shared(Arc<Value>);
+
+impl WriteJson for Shared {
+    fn write_json(&self, out: &mut JsonOut) -> serde_json::Result<()> {
+        serde_json::to_writer(out, &*self.0)
+    }
+}
+
+#[tokio::test]
+async fn written_payloads_are_stored_like_the_values_they_write() {
+    for value in [json!({"a": [1, 2, "three"]}), big_value(2000), big_value(8000)] {
+        let written = Payload::Written(Arc::new(Shared(Arc::new(value.clone()))));
+        assert_eq!(written, Payload::Value(value.clone()));
+        assert_eq!(written.to_value().unwrap(), value);
+        let from_written = encode(small_limits(), written, OverLimit::Truncate).await.unwrap();
+        let from_value = encode(small_limits(), value, OverLimit::Truncate).await.unwrap();
+        assert_eq!(from_written, from_value);
+    }
+}

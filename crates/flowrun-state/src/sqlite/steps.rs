@@ -61,7 +61,7 @@ impl StepRow {
                 .map_err(|error| StateError::corrupt("step status", error))?,
             attempts: u32_from_sql("step attempts", self.attempts)?,
             parameters: value("step parameters", self.parameters)?,
-            output: value("step output", self.output)?,
+            output: value("step output", self.output)?.map(crate::Payload::Value),
             error: value("step error", self.error)?,
             started_at: timestamp_opt("step started_at", self.started_at)?,
             ended_at: timestamp_opt("step ended_at", self.ended_at)?,

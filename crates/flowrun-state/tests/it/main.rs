@@ -318,7 +318,7 @@ fn step(run_id: &str, step_id: &str, item_index: Option<u64>, output: Value) -> 
         status: StepStatus::Success,
         attempts: 1,
         parameters: Some(json!({"url": "https://example.test/orders", "token": "***"})),
-        output: Some(output),
+        output: Some(output.into()),
         error: None,
         started_at: Some(jiff::Timestamp::from_millisecond(1_700_000_000_000).unwrap()),
         ended_at: Some(jiff::Timestamp::from_millisecond(1_700_000_000_250).unwrap()),

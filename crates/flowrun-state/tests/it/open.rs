@@ -132,7 +132,13 @@ async fn a_store_of_schema_version_2_is_upgraded_with_its_step_results() {
     let read = |records: Vec<flowrun_state::StepRecord>| {
         records
             .into_iter()
-            .map(|record| (record.step_id, record.item_index, record.output.unwrap()))
+            .map(|record| {
+                (
+                    record.step_id,
+                    record.item_index,
+                    record.output.unwrap().to_value().unwrap(),
+                )
+            })
             .collect::<Vec<_>>()
     };
     let before = vec![

@@ -426,7 +426,7 @@ async fn a_dead_workers_run_is_requeued_not_abandoned(backend: Backend) {
     let steps = store.step_records(&run.id).await.unwrap();
     assert_eq!(steps.len(), 1);
     assert_eq!(steps[0].step_id, "fetch");
-    assert_eq!(steps[0].output, Some(json!([1, 2, 3])));
+    assert_eq!(steps[0].output, Some(json!([1, 2, 3]).into()));
     // The dead worker, if it wakes up, learns it lost the run.
     let error = store.heartbeat(&run.id, "dead-worker:1", LEASE).await.unwrap_err();
     assert!(

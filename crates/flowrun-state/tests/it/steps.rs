@@ -95,12 +95,12 @@ async fn large_outputs_are_compressed_and_huge_ones_truncated_visibly(backend: B
     store.record_step(step(&run.id, "huge", None, huge)).await.unwrap();
 
     let records = store.step_records(&run.id).await.unwrap();
-    assert_eq!(records[0].output, Some(json!([1])));
-    assert_eq!(records[1].output, Some(large));
-    assert_eq!(records[2].output, Some(truncation_marker(huge_bytes)));
+    assert_eq!(records[0].output, Some(json!([1]).into()));
+    assert_eq!(records[1].output, Some(large.into()));
+    assert_eq!(records[2].output, Some(truncation_marker(huge_bytes).into()));
     assert_eq!(
         records[2].output,
-        Some(json!({"$truncated": true, "original_bytes": huge_bytes}))
+        Some(json!({"$truncated": true, "original_bytes": huge_bytes}).into())
     );
 
     // Stored: plain JSON text for small values, smaller zstd bytes for large ones (SQLite: a
@@ -157,7 +157,7 @@ async fn concurrent_writers_all_land(backend: Backend) {
     for record in &records {
         let task: u64 = record.step_id["step_".len()..].parse().unwrap();
         let index = task * 25 + record.item_index.unwrap();
-        assert_eq!(record.output, Some(json!({"i": index})));
+        assert_eq!(record.output, Some(json!({"i": index}).into()));
     }
 }
 
