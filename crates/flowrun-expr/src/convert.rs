@@ -43,9 +43,7 @@ fn convert(value: &Value, path: &mut String) -> Result<Json, EvalError> {
         return Ok(node.json().clone());
     }
     Ok(match value.kind() {
-        ValueKind::Undefined => {
-            return Err(EvalError::new(format!("the value at `{path}` is undefined")));
-        }
+        ValueKind::Undefined => return Err(EvalError::new(undefined_at(path))),
         ValueKind::None => Json::Null,
         ValueKind::Bool => Json::Bool(value.is_true()),
         ValueKind::Number => number(value),
@@ -54,11 +52,11 @@ fn convert(value: &Value, path: &mut String) -> Result<Json, EvalError> {
         ValueKind::Seq | ValueKind::Iterable => {
             let items = value
                 .try_iter()
-                .map_err(|error| EvalError::new(format!("cannot read the list at `{path}`: {error}")))?;
+                .map_err(|error| EvalError::new(unreadable("list", path, error)))?;
             let mut out = Vec::with_capacity(value.len().unwrap_or(0));
             for (index, item) in items.enumerate() {
                 let mark = path.len();
-                path.push_str(&format!("[{index}]"));
+                push_index(path, index);
                 out.push(convert(&item, path)?);
                 path.truncate(mark);
             }
@@ -67,14 +65,11 @@ fn convert(value: &Value, path: &mut String) -> Result<Json, EvalError> {
         ValueKind::Map => {
             let keys = value
                 .try_iter()
-                .map_err(|error| EvalError::new(format!("cannot read the map at `{path}`: {error}")))?;
+                .map_err(|error| EvalError::new(unreadable("map", path, error)))?;
             let mut out = serde_json::Map::with_capacity(value.len().unwrap_or(0));
             for key in keys {
                 let item = value.get_item(&key).unwrap_or_default();
-                let name = match key.as_str() {
-                    Some(name) => name.to_owned(),
-                    None => key.to_string(),
-                };
+                let name = key_name(&key);
                 let mark = path.len();
                 push_key(path, &name);
                 let converted = convert(&item, path)?;
@@ -84,16 +79,37 @@ fn convert(value: &Value, path: &mut String) -> Result<Json, EvalError> {
             Json::Object(out)
         }
         // Functions, macros and other opaque values have no JSON form.
-        ValueKind::Plain | ValueKind::Invalid | _ => {
-            return Err(EvalError::new(format!(
-                "the value at `{path}` ({}) has no JSON form",
-                value.kind()
-            )));
-        }
+        ValueKind::Plain | ValueKind::Invalid | _ => return Err(EvalError::new(no_json_form(path, value))),
     })
 }
 
-fn number(value: &Value) -> Json {
+pub(crate) fn undefined_at(path: &str) -> String {
+    format!("the value at `{path}` is undefined")
+}
+
+/// `what` is `list` or `map`.
+pub(crate) fn unreadable(what: &str, path: &str, error: minijinja::Error) -> String {
+    format!("cannot read the {what} at `{path}`: {error}")
+}
+
+pub(crate) fn no_json_form(path: &str, value: &Value) -> String {
+    format!("the value at `{path}` ({}) has no JSON form", value.kind())
+}
+
+/// A map key as a JSON object's key: a string as it is, anything else written out.
+pub(crate) fn key_name(key: &Value) -> String {
+    match key.as_str() {
+        Some(name) => name.to_owned(),
+        None => key.to_string(),
+    }
+}
+
+pub(crate) fn push_index(path: &mut String, index: usize) {
+    use std::fmt::Write as _;
+    let _ = write!(path, "[{index}]");
+}
+
+pub(crate) fn number(value: &Value) -> Json {
     if let Some(int) = value.as_i64() {
         return Json::from(int);
     }
@@ -107,7 +123,7 @@ fn number(value: &Value) -> Json {
     }
 }
 
-fn push_key(path: &mut String, key: &str) {
+pub(crate) fn push_key(path: &mut String, key: &str) {
     let plain = !key.is_empty()
         && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !key.starts_with(|c: char| c.is_ascii_digit());

@@ -26,6 +26,7 @@ mod secret_sources;
 mod shared;
 mod template;
 mod value_tree;
+mod write;
 
 pub use convert::{from_json, to_json};
 pub use environment::environment;
@@ -34,9 +35,10 @@ pub use minijinja::Value;
 pub use scope::{Clock, Runtime, Scope, UuidSource};
 pub use secret::{MIN_SCRUB_LEN, REDACTED, Redactor, Secret};
 pub use secret_sources::{SecretsError, SecretsFile, resolve_secrets};
-pub use shared::{SharedJson, from_shared_json, shared_json};
+pub use shared::from_shared_json;
 pub use template::{Expression, Template};
 pub use value_tree::{CompiledValue, Rendered, TreeCompileError};
+pub use write::write_json_redacted;
 
 #[cfg(test)]
 mod tests;

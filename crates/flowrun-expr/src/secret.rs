@@ -131,12 +131,6 @@ impl Redactor {
         }
     }
 
-    /// Writes the JSON value as text with every string (and every key) redacted: what
-    /// [`Redactor::redact_json`] gives, written out without building the copy.
-    pub fn write_redacted(&self, json: &Json, out: impl std::io::Write) -> serde_json::Result<()> {
-        serde_json::to_writer(out, &Redacting { json, redactor: self })
-    }
-
     /// The JSON value with every string (and every key) redacted, changed where it stands:
     /// only strings that hold a secret are rewritten, nothing else is copied (a step's output
     /// of thousands of records is redacted before it is stored).
@@ -202,10 +196,10 @@ fn forms(value: &str) -> Vec<String> {
     forms
 }
 
-/// A JSON value that serializes redacted.
-struct Redacting<'a> {
-    json: &'a Json,
-    redactor: &'a Redactor,
+/// A JSON value that serializes redacted (see [`crate::write_json_redacted`]).
+pub(crate) struct Redacting<'a> {
+    pub json: &'a Json,
+    pub redactor: &'a Redactor,
 }
 
 impl serde::Serialize for Redacting<'_> {

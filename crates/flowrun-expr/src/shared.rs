@@ -41,23 +41,6 @@ pub fn from_shared_json(json: Json) -> Value {
     }
 }
 
-/// The shared JSON a template value stands for: a module's output or a part of it, read
-/// where it lies (a cheap handle, not a copy).
-#[derive(Debug, Clone)]
-pub struct SharedJson(Arc<JsonNode>);
-
-impl SharedJson {
-    pub fn json(&self) -> &Json {
-        self.0.json()
-    }
-}
-
-/// The shared JSON behind a value made by [`from_shared_json`], when it is a list or an
-/// object; `None` for any other value.
-pub fn shared_json(value: &Value) -> Option<SharedJson> {
-    value.downcast_object::<JsonNode>().map(SharedJson)
-}
-
 impl JsonNode {
     /// The JSON this node stands for.
     pub(crate) fn json(&self) -> &Json {

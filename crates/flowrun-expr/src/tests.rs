@@ -105,6 +105,17 @@ fn a_secret_is_found_under_keys_with_slashes_and_tildes_and_in_lists() {
 }
 
 #[test]
+fn a_value_with_no_json_form_is_not_written_and_the_error_names_where() {
+    let redactor = crate::Redactor::new(&[]);
+    for source in ["{{ [1, {'a': [0, undefined_name]}] }}", "{{ {'f': range} }}"] {
+        let value = Template::compile(source).unwrap().eval(&scope()).unwrap();
+        let converted = crate::to_json(&value).unwrap_err().message;
+        let written = crate::write_json_redacted(&value, &redactor, std::io::sink()).unwrap_err();
+        assert_eq!(written.to_string(), converted, "{source}");
+    }
+}
+
+#[test]
 fn the_context_and_the_secrets_cannot_be_dumped() {
     insta::assert_snapshot!(eval_error("{{ secrets }}"), @"the value at `$` (plain object) has no JSON form (in `{{ secrets }}`)");
     assert_eq!(eval("x{{ secrets }}"), json!("x***"));
@@ -255,19 +266,28 @@ proptest::proptest! {
     }
 
     #[test]
-    fn written_redacted_json_is_the_redacted_copy_written_out(
+    fn values_written_redacted_are_the_redacted_json_written_out(
         secret in "[ -~]{4,12}",
         json in json_with("[ -~]{4,12}"),
     ) {
         let redactor = crate::Redactor::new(&[Secret::new(secret.as_str())]);
         // The secret in keys and values too, not only where chance puts it.
         let json = json!({ "s": format!("x{secret}y"), secret.clone(): [json.clone()], "j": json });
-        let mut written = Vec::new();
-        redactor.write_redacted(&json, &mut written).unwrap();
-        proptest::prop_assert_eq!(
-            String::from_utf8(written).unwrap(),
-            serde_json::to_string(&redactor.redact_json(&json)).unwrap()
-        );
+        let expected = serde_json::to_string(&redactor.redact_json(&json)).unwrap();
+        // A value built by templates, a module's output read where it lies, and a list of
+        // both (as a transform's output is).
+        let built = from_json(&json);
+        let shared = crate::from_shared_json(json.clone());
+        let mixed = crate::Value::from(vec![built.clone(), shared.clone()]);
+        for (value, expected) in [
+            (&built, expected.clone()),
+            (&shared, expected.clone()),
+            (&mixed, format!("[{expected},{expected}]")),
+        ] {
+            let mut written = Vec::new();
+            crate::write_json_redacted(value, &redactor, &mut written).unwrap();
+            proptest::prop_assert_eq!(String::from_utf8(written).unwrap(), expected);
+        }
     }
 
     #[test]

@@ -76,6 +76,10 @@ pub enum StateError {
     #[error("{what} is {bytes} bytes of JSON, over the store's limit of {limit} bytes")]
     TooLarge { what: String, bytes: u64, limit: u64 },
 
+    /// A value to store could not be written as JSON (e.g. an output with an undefined part).
+    #[error("the value cannot be written as JSON: {reason}")]
+    Unwritable { reason: String },
+
     /// A stored value could not be read back.
     #[error("stored {what} is unreadable: {reason}")]
     Corrupt { what: String, reason: String },

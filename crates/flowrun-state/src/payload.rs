@@ -266,7 +266,9 @@ fn text(bytes: Vec<u8>) -> Result<Encoded, StateError> {
 }
 
 fn serialize_error(error: serde_json::Error) -> StateError {
-    StateError::corrupt("value (serializing)", error)
+    StateError::Unwritable {
+        reason: error.to_string(),
+    }
 }
 
 /// Decodes a stored value (JSON text or a zstd frame of JSON text).

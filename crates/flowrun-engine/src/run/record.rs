@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use flowrun_expr::{EvalError, Redactor, SharedJson, Value};
+use flowrun_expr::{Redactor, Value};
 use flowrun_state::{JsonOut, NewIncomplete, Payload, StepRecord, StepStatus, WriteJson};
 use serde_json::Value as Json;
 
@@ -58,28 +58,26 @@ pub(crate) async fn record(shared: &Shared, result: Outcome) -> Result<(), Strin
         .map_err(|error| format!("the result could not be stored: {error}"))
 }
 
-/// An output as its record stores it. A module's output is JSON shared with the rest of the
-/// run: it is written out redacted as it is stored, never copied (a step's output can be
-/// thousands of records). Any other value is converted to JSON, and redacted by [`record`].
-pub(crate) fn stored_output(shared: &Shared, output: &Value) -> Result<Payload, EvalError> {
-    match flowrun_expr::shared_json(output) {
-        Some(json) => Ok(Payload::Written(Arc::new(RedactedJson {
-            json,
-            redactor: shared.redactor.clone(),
-        }))),
-        None => flowrun_expr::to_json(output).map(Payload::Value),
-    }
+/// An output as its record stores it: written out as JSON text, redacted, as it is stored.
+/// Nothing is copied first: a step's output can be thousands of records, and a module's
+/// output is JSON shared with the rest of the run. A value with no JSON form (undefined
+/// somewhere) fails the record with the path of the problem.
+pub(crate) fn stored_output(shared: &Shared, output: &Value) -> Payload {
+    Payload::Written(Arc::new(RedactedOutput {
+        value: output.clone(),
+        redactor: shared.redactor.clone(),
+    }))
 }
 
-/// Shared JSON that writes itself redacted.
-struct RedactedJson {
-    json: SharedJson,
+/// A step's output that writes itself redacted.
+struct RedactedOutput {
+    value: Value,
     redactor: Redactor,
 }
 
-impl WriteJson for RedactedJson {
+impl WriteJson for RedactedOutput {
     fn write_json(&self, out: &mut JsonOut) -> serde_json::Result<()> {
-        self.redactor.write_redacted(self.json.json(), out)
+        flowrun_expr::write_json_redacted(&self.value, &self.redactor, out)
     }
 }
 

@@ -183,22 +183,9 @@ async fn end_step(
     mut result: StepResult,
     started_at: jiff::Timestamp,
 ) -> StepResult {
-    // Without a store nothing is recorded: no need to convert the output.
-    let output = if step.for_each.is_some() || !result.has_output || shared.store.is_none() {
-        None
-    } else {
-        match record::stored_output(shared, &result.output) {
-            Ok(output) => Some(output),
-            Err(problem) => {
-                fail_after(
-                    &mut result,
-                    step,
-                    format!("its output cannot be stored: {}", problem.message),
-                );
-                None
-            }
-        }
-    };
+    // Without a store nothing is recorded. A `for_each` step's items are recorded one by one.
+    let output = (step.for_each.is_none() && result.has_output && shared.store.is_some())
+        .then(|| record::stored_output(shared, &result.output));
     let stored = record::record(
         shared,
         Outcome {
@@ -555,7 +542,7 @@ async fn call_item(
     };
     let stored_output = match status {
         StepStatus::Success | StepStatus::Resumed if shared.store.is_some() => {
-            record::stored_output(shared, &output).ok()
+            Some(record::stored_output(shared, &output))
         }
         _ => None,
     };
@@ -961,7 +948,7 @@ async fn replay_step(
                     status,
                     attempts: attempt.attempts,
                     parameters: attempt.parameters.clone(),
-                    output: output.as_ref().and_then(|o| record::stored_output(shared, o).ok()),
+                    output: output.as_ref().map(|o| record::stored_output(shared, o)),
                     error: error.clone(),
                     started_at: Some(started_at),
                     duration: Some(clock.elapsed()),

@@ -1,0 +1,106 @@
+//! Template values written out as JSON text with every secret redacted, without building the
+//! JSON first: what a record stores of a step's output (a transform's list of thousands of
+//! records, a module's response).
+//!
+//! The rules are [`to_json`](crate::to_json)'s, with the same messages: an undefined value or
+//! one with no JSON form is an error naming its path. Shared JSON (a module's output, or a part
+//! of it) is written where it lies.
+
+use std::cell::RefCell;
+use std::io::Write;
+
+use minijinja::value::ValueKind;
+use serde::ser::{Error as _, SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+use crate::Value;
+use crate::convert::{key_name, no_json_form, number, push_index, push_key, undefined_at, unreadable};
+use crate::secret::{Redacting, Redactor};
+use crate::shared::JsonNode;
+
+/// Writes `value` as JSON text, every string and key redacted: the text of
+/// `redactor.redact_json(&to_json(value)?)`.
+pub fn write_json_redacted(value: &Value, redactor: &Redactor, out: impl Write) -> serde_json::Result<()> {
+    let path = RefCell::new(String::from("$"));
+    serde_json::to_writer(
+        out,
+        &Writing {
+            value,
+            redactor,
+            path: &path,
+        },
+    )
+}
+
+struct Writing<'a> {
+    value: &'a Value,
+    redactor: &'a Redactor,
+    /// Where `value` is, for errors (`$[2].email`).
+    path: &'a RefCell<String>,
+}
+
+impl Writing<'_> {
+    fn at<'b>(&'b self, value: &'b Value) -> Writing<'b> {
+        Writing {
+            value,
+            redactor: self.redactor,
+            path: self.path,
+        }
+    }
+}
+
+impl Serialize for Writing<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (value, redactor) = (self.value, self.redactor);
+        if let Some(node) = value.downcast_object_ref::<JsonNode>() {
+            return Redacting {
+                json: node.json(),
+                redactor,
+            }
+            .serialize(serializer);
+        }
+        match value.kind() {
+            ValueKind::Undefined => Err(S::Error::custom(undefined_at(&self.path.borrow()))),
+            ValueKind::None => serializer.serialize_unit(),
+            ValueKind::Bool => serializer.serialize_bool(value.is_true()),
+            ValueKind::Number => number(value).serialize(serializer),
+            ValueKind::String => serializer.serialize_str(&redactor.redact(value.as_str().unwrap_or_default())),
+            ValueKind::Bytes => {
+                let text = String::from_utf8_lossy(value.as_bytes().unwrap_or_default());
+                serializer.serialize_str(&redactor.redact(&text))
+            }
+            ValueKind::Seq | ValueKind::Iterable => {
+                let items = value
+                    .try_iter()
+                    .map_err(|error| S::Error::custom(unreadable("list", &self.path.borrow(), error)))?;
+                let mut seq = serializer.serialize_seq(value.len())?;
+                for (index, item) in items.enumerate() {
+                    let mark = self.path.borrow().len();
+                    push_index(&mut self.path.borrow_mut(), index);
+                    seq.serialize_element(&self.at(&item))?;
+                    self.path.borrow_mut().truncate(mark);
+                }
+                seq.end()
+            }
+            ValueKind::Map => {
+                let keys = value
+                    .try_iter()
+                    .map_err(|error| S::Error::custom(unreadable("map", &self.path.borrow(), error)))?;
+                let mut map = serializer.serialize_map(value.len())?;
+                for key in keys {
+                    let item = value.get_item(&key).unwrap_or_default();
+                    let name = key_name(&key);
+                    let mark = self.path.borrow().len();
+                    push_key(&mut self.path.borrow_mut(), &name);
+                    map.serialize_entry(&*redactor.redact(&name), &self.at(&item))?;
+                    self.path.borrow_mut().truncate(mark);
+                }
+                map.end()
+            }
+            // Functions, macros and other opaque values have no JSON form.
+            ValueKind::Plain | ValueKind::Invalid | _ => {
+                Err(S::Error::custom(no_json_form(&self.path.borrow(), value)))
+            }
+        }
+    }
+}
