@@ -18,7 +18,8 @@ pub(crate) struct Outcome {
     pub status: StepStatus,
     pub attempts: u32,
     pub parameters: Option<Json>,
-    pub output: Option<Payload>,
+    /// The step's or item's output as the run holds it: written into the record redacted.
+    pub output: Option<Value>,
     pub error: Option<Json>,
     pub started_at: Option<jiff::Timestamp>,
     pub duration: Option<Duration>,
@@ -42,11 +43,7 @@ pub(crate) async fn record(shared: &Shared, result: Outcome) -> Result<(), Strin
         status: result.status,
         attempts: result.attempts,
         parameters: result.parameters.map(redact),
-        output: result.output.map(|output| match output {
-            Payload::Value(value) => Payload::Value(redact(value)),
-            // Redacted as it is written.
-            written @ Payload::Written(_) => written,
-        }),
+        output: result.output.map(|output| written_redacted(shared, output)),
         error: result.error.map(redact),
         started_at: result.started_at,
         ended_at: Some(jiff::Timestamp::now()),
@@ -62,9 +59,9 @@ pub(crate) async fn record(shared: &Shared, result: Outcome) -> Result<(), Strin
 /// Nothing is copied first: a step's output can be thousands of records, and a module's
 /// output is JSON shared with the rest of the run. A value with no JSON form (undefined
 /// somewhere) fails the record with the path of the problem.
-pub(crate) fn stored_output(shared: &Shared, output: &Value) -> Payload {
+fn written_redacted(shared: &Shared, output: Value) -> Payload {
     Payload::Written(Arc::new(RedactedOutput {
-        value: output.clone(),
+        value: output,
         redactor: shared.redactor.clone(),
     }))
 }

@@ -184,8 +184,8 @@ async fn end_step(
     started_at: jiff::Timestamp,
 ) -> StepResult {
     // Without a store nothing is recorded. A `for_each` step's items are recorded one by one.
-    let output = (step.for_each.is_none() && result.has_output && shared.store.is_some())
-        .then(|| record::stored_output(shared, &result.output));
+    let output =
+        (step.for_each.is_none() && result.has_output && shared.store.is_some()).then(|| result.output.clone());
     let stored = record::record(
         shared,
         Outcome {
@@ -541,9 +541,7 @@ async fn call_item(
         }
     };
     let stored_output = match status {
-        StepStatus::Success | StepStatus::Resumed if shared.store.is_some() => {
-            Some(record::stored_output(shared, &output))
-        }
+        StepStatus::Success | StepStatus::Resumed if shared.store.is_some() => Some(output.clone()),
         _ => None,
     };
     CalledItem {
@@ -948,7 +946,7 @@ async fn replay_step(
                     status,
                     attempts: attempt.attempts,
                     parameters: attempt.parameters.clone(),
-                    output: output.as_ref().map(|o| record::stored_output(shared, o)),
+                    output: output.clone(),
                     error: error.clone(),
                     started_at: Some(started_at),
                     duration: Some(clock.elapsed()),
