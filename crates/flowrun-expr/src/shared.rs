@@ -72,6 +72,26 @@ impl JsonNode {
     }
 }
 
+/// The entries of `value` in order when it is a shared JSON object: each value read where it
+/// lies, with no lookup by key (a generic map's entries are its keys, each looked up again).
+/// `None` for anything else.
+pub(crate) fn shared_object_entries(value: &Value) -> Option<Vec<(Value, Value)>> {
+    let node = value.downcast_object_ref::<JsonNode>()?;
+    let Json::Object(map) = node.json() else {
+        return None;
+    };
+    Some(
+        map.iter()
+            .map(|(key, child)| {
+                (
+                    Value::from(key.as_str()),
+                    node.child(Step::Key(key.as_str().into()), child),
+                )
+            })
+            .collect(),
+    )
+}
+
 impl Object for JsonNode {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         match self.json() {
@@ -195,6 +215,10 @@ mod tests {
             "{{ out.body.records | batch(2) | list }}",
             "{{ out.body.records | unique(attribute='name') | list | length }}",
             "{{ out.body.records | groupby('ok') | length }}",
+            "{{ out.body.records[2] | omit('name', 'missing') }}",
+            "{{ out.body.records | map('merge', {'id': 9, 'x': 1}) | list }}",
+            "{{ merge(out.body.records[0], out.body.records[2].nested) }}",
+            "{{ out.body.records[0] | pick('price', 'id') }}",
         ];
         for source in expressions {
             let shared = eval(from_shared_json(data()), source);

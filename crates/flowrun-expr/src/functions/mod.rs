@@ -314,6 +314,9 @@ fn expect_list(function: &str, what: &str, value: &Value) -> Result<Vec<Value>, 
 
 /// The entries of a map value, in order.
 fn expect_map(function: &str, what: &str, value: &Value) -> Result<Vec<(Value, Value)>, Error> {
+    if let Some(entries) = crate::shared::shared_object_entries(value) {
+        return Ok(entries);
+    }
     if value.kind() == ValueKind::Map
         && let Ok(keys) = value.try_iter()
     {
