@@ -30,11 +30,49 @@ pub trait Module: Send + Sync {
     /// Runs the module once. `params` are the step's rendered `with:` block.
     async fn call(&self, context: &CallContext, params: Json) -> Result<Json, ModuleError>;
 
+    /// [`Module::call`] as the engine calls it: the output may hold JSON text that is checked
+    /// but not parsed yet ([`ModuleOutput::WithRawJson`]). A module overrides it when part of
+    /// its output is a response body that later steps may never read.
+    async fn call_output(&self, context: &CallContext, params: Json) -> Result<ModuleOutput, ModuleError> {
+        self.call(context, params).await.map(ModuleOutput::Json)
+    }
+
     /// True for modules that apply the step's retry policy and timeout themselves, per
     /// request (every module built on [`crate::client`]): the engine then calls them once,
     /// without its own retries or timeout.
     fn retries_itself(&self) -> bool {
         false
+    }
+}
+
+/// A module's output as the engine takes it.
+#[derive(Debug)]
+pub enum ModuleOutput {
+    /// JSON the module built.
+    Json(Json),
+    /// A JSON object whose last entry, `key`, is JSON text (a response body): checked to be
+    /// JSON when it arrived, parsed only when a template reads it. A `for_each` of 10,000
+    /// calls whose bodies nobody reads never builds them, and the text is written into the
+    /// step's record as it came when it holds no secret.
+    WithRawJson {
+        object: serde_json::Map<String, Json>,
+        key: String,
+        raw: Box<serde_json::value::RawValue>,
+    },
+}
+
+impl ModuleOutput {
+    /// The whole output as JSON (the raw entry parsed).
+    pub fn into_json(self) -> Json {
+        match self {
+            ModuleOutput::Json(json) => json,
+            ModuleOutput::WithRawJson { mut object, key, raw } => {
+                // The text was checked to be JSON when it arrived.
+                let parsed = serde_json::from_str(raw.get()).unwrap_or(Json::Null);
+                object.insert(key, parsed);
+                Json::Object(object)
+            }
+        }
     }
 }
 

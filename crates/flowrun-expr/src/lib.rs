@@ -35,7 +35,7 @@ pub use minijinja::Value;
 pub use scope::{Clock, Runtime, Scope, UuidSource};
 pub use secret::{MIN_SCRUB_LEN, REDACTED, Redactor, Secret};
 pub use secret_sources::{SecretsError, SecretsFile, resolve_secrets};
-pub use shared::from_shared_json;
+pub use shared::{from_raw_json, from_shared_json};
 pub use template::{Expression, Template};
 pub use value_tree::{CompiledValue, Rendered, TreeCompileError};
 pub use write::write_json_redacted;

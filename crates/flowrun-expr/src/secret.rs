@@ -109,6 +109,11 @@ impl Redactor {
         self.matcher.is_none()
     }
 
+    /// Whether a secret form is anywhere in `text`.
+    pub fn finds(&self, text: &str) -> bool {
+        self.matcher.as_ref().is_some_and(|matcher| matcher.is_match(text))
+    }
+
     /// The text with every secret form replaced by `***`.
     pub fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
         match &self.matcher {

@@ -8,10 +8,11 @@
 //! `item.id` builds the one number). Templates, filters and transforms see the same kinds,
 //! keys, order and values as with `from_json`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use minijinja::value::{Enumerator, Object, ObjectExt, ObjectRepr};
 use serde_json::Value as Json;
+use serde_json::value::RawValue;
 
 use crate::Value;
 use crate::convert::from_json;
@@ -19,9 +20,29 @@ use crate::convert::from_json;
 /// A list or object inside a shared JSON document.
 #[derive(Debug)]
 pub(crate) struct JsonNode {
-    root: Arc<Json>,
+    root: Arc<Document>,
     /// From the root to this node.
     path: Box<[Step]>,
+}
+
+/// A shared JSON document: built, or JSON text checked to be an object or a list and parsed
+/// when first read ([`from_raw_json`]).
+#[derive(Debug)]
+struct Document {
+    /// The text it came as, while it may still be written out as it is.
+    raw: Option<Box<RawValue>>,
+    parsed: OnceLock<Json>,
+    is_list: bool,
+}
+
+impl Document {
+    fn json(&self) -> &Json {
+        self.parsed.get_or_init(|| match &self.raw {
+            // The text was checked to be JSON before it was kept.
+            Some(raw) => serde_json::from_str(raw.get()).unwrap_or(Json::Null),
+            None => Json::Null,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -34,17 +55,50 @@ enum Step {
 pub fn from_shared_json(json: Json) -> Value {
     match json {
         Json::Array(_) | Json::Object(_) => Value::from_object(JsonNode {
-            root: Arc::new(json),
+            root: Arc::new(Document {
+                raw: None,
+                is_list: json.is_array(),
+                parsed: OnceLock::from(json),
+            }),
             path: Box::new([]),
         }),
         scalar => from_json(&scalar),
     }
 }
 
+/// JSON text (checked to be JSON, as `Box<RawValue>` is) as a template value that parses it
+/// when a template first reads it. Until then it costs its text, and a step's record writes
+/// that text as it is when no secret is in it. Templates see exactly what
+/// [`from_shared_json`] of the parsed text gives.
+pub fn from_raw_json(raw: Box<RawValue>) -> Value {
+    let is_list = match raw.get().trim_start().as_bytes().first() {
+        Some(b'[') => true,
+        Some(b'{') => false,
+        // A scalar is built at once: there is nothing to save.
+        _ => return from_shared_json(serde_json::from_str(raw.get()).unwrap_or(Json::Null)),
+    };
+    Value::from_object(JsonNode {
+        root: Arc::new(Document {
+            raw: Some(raw),
+            parsed: OnceLock::new(),
+            is_list,
+        }),
+        path: Box::new([]),
+    })
+}
+
 impl JsonNode {
+    /// The text this node came as, when it is a whole document kept as text.
+    pub(crate) fn raw(&self) -> Option<&RawValue> {
+        match (&self.root.raw, self.path.is_empty()) {
+            (Some(raw), true) => Some(raw),
+            _ => None,
+        }
+    }
+
     /// The JSON this node stands for.
     pub(crate) fn json(&self) -> &Json {
-        let mut node = &*self.root;
+        let mut node = self.root.json();
         for step in &self.path {
             // The path was made from this same document, so every step exists.
             node = match (node, step) {
@@ -94,10 +148,13 @@ pub(crate) fn shared_object_entries(value: &Value) -> Option<Vec<(Value, Value)>
 
 impl Object for JsonNode {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
-        match self.json() {
-            Json::Array(_) => ObjectRepr::Seq,
-            _ => ObjectRepr::Map,
-        }
+        // A document's kind is known without parsing it.
+        let is_list = if self.path.is_empty() {
+            self.root.is_list
+        } else {
+            self.json().is_array()
+        };
+        if is_list { ObjectRepr::Seq } else { ObjectRepr::Map }
     }
 
     fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
@@ -221,10 +278,26 @@ mod tests {
             "{{ out.body.records[0] | pick('price', 'id') }}",
         ];
         for source in expressions {
-            let shared = eval(from_shared_json(data()), source);
             let converted = eval(from_json(&data()), source);
+            let shared = eval(from_shared_json(data()), source);
             assert_eq!(shared, converted, "{source}");
+            let raw = serde_json::value::to_raw_value(&data()).unwrap();
+            assert_eq!(eval(from_raw_json(raw), source), converted, "kept as text: {source}");
         }
+    }
+
+    /// Text kept for later is parsed only when read: its kind and nothing else before.
+    #[test]
+    fn raw_json_is_parsed_when_first_read() {
+        let value = from_raw_json(serde_json::from_str(r#" [{"id": 1}, {"id": 2}] "#).unwrap());
+        let node = value.downcast_object_ref::<JsonNode>().unwrap();
+        assert_eq!(value.kind(), minijinja::value::ValueKind::Seq);
+        assert!(node.root.parsed.get().is_none(), "its kind needs no parse");
+        assert_eq!(eval(value.clone(), "{{ out[1].id }}"), Ok(json!(2)));
+        assert!(node.root.parsed.get().is_some());
+        let map = from_raw_json(serde_json::from_str(r#"{"a": {"b": 1}}"#).unwrap());
+        assert_eq!(map.kind(), minijinja::value::ValueKind::Map);
+        assert_eq!(eval(map, "{{ out.a.b }}"), Ok(json!(1)));
     }
 
     #[test]

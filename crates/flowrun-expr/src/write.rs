@@ -53,6 +53,15 @@ impl Serialize for Writing<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (value, redactor) = (self.value, self.redactor);
         if let Some(node) = value.downcast_object_ref::<JsonNode>() {
+            // JSON text with no escape in it shows every string as it is, so a secret in any
+            // string or key is in the text as it is: none found, the text is the redacted
+            // JSON, and it is written without being parsed.
+            if let Some(raw) = node.raw()
+                && !raw.get().contains('\\')
+                && !redactor.finds(raw.get())
+            {
+                return raw.serialize(serializer);
+            }
             return Redacting {
                 json: node.json(),
                 redactor,

@@ -26,8 +26,9 @@
 //!
 //! Where the difference goes:
 //!
-//! - `module::*`: the `http.request` module called directly with the parameters the flows
-//!   render (no engine): `echo_call_10k` from 32 tasks like the loop, `pages_call_100k` once.
+//! - `module::*`: the `http.request` module called directly as the engine calls it
+//!   (`call_output`: a JSON body checked, not parsed) with the parameters the flows render (no
+//!   engine): `echo_call_10k` from 32 tasks like the loop, `pages_call_100k` once.
 //!   Flow minus module is the engine's share; module minus loop is the HTTP layer's.
 //! - `parts::*`: what is done to a 100,000-record output after the module returns it:
 //!   `from_json` (the engine's conversion to a template value), `to_json` (back, as the engine
@@ -63,7 +64,7 @@ use std::time::Instant;
 
 use divan::Bencher;
 use divan::counter::ItemsCount;
-use flowrun_connect::module::{CallContext, Module};
+use flowrun_connect::module::{CallContext, Module, ModuleOutput};
 use flowrun_connect::registry::Registry;
 use flowrun_engine::plan::Plan;
 use flowrun_engine::run::{Engine, RunRequest};
@@ -352,8 +353,12 @@ fn module_echo(env: &Env) {
         let (module, context) = (module.clone(), context.clone());
         let params = json!({ "method": "POST", "url": url, "body": { "n": n } });
         async move {
-            let output = module.call(&context, params).await.unwrap();
-            assert_eq!(output["body"]["body"]["n"], n, "{output}");
+            // As the engine calls it: a JSON body comes back checked, not parsed.
+            let output = module.call_output(&context, params).await.unwrap();
+            let ModuleOutput::WithRawJson { raw, .. } = output else {
+                panic!("a JSON body is kept as text: {output:?}");
+            };
+            assert!(raw.get().contains(&format!(r#""n":{n}}}"#)), "{}", raw.get());
         }
     });
 }

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use bytes::Bytes;
 use flowrun_connect::client::{Body, ClientSettings, Part, Request, Response};
-use flowrun_connect::module::{CallContext, ErrorKind, Module, ModuleError};
+use flowrun_connect::module::{CallContext, ErrorKind, Module, ModuleError, ModuleOutput};
 use flowrun_connect::paginate::fetch_pages;
 use flowrun_connect::schema::{invalid_params, parse_params};
 use flowrun_flow::catalog::ModuleKind;
@@ -31,6 +31,10 @@ impl Module for HttpRequest {
     }
 
     async fn call(&self, context: &CallContext, params: Json) -> Result<Json, ModuleError> {
+        self.call_output(context, params).await.map(ModuleOutput::into_json)
+    }
+
+    async fn call_output(&self, context: &CallContext, params: Json) -> Result<ModuleOutput, ModuleError> {
         let params: RequestParams = parse_params(USES, params)?;
         let client = context.http.client_for(context, |config| {
             let config = HttpConnection::deserialize(config).map_err(|error| {
@@ -48,10 +52,20 @@ impl Module for HttpRequest {
         })?;
         let request = build(&params, client.url(&params.url)?)?;
         // The output is built as JSON directly: a paged body of 100,000 records is moved into
-        // it, never copied.
+        // it, never copied. A single JSON body is checked and kept as text, parsed when a
+        // template first reads it.
         let output = match &params.paginate {
             None => {
                 let response = client.send(context, &request).await?;
+                if response.reads_as_json(params.response)
+                    && let Some(raw) = response.raw_json()?
+                {
+                    return Ok(ModuleOutput::WithRawJson {
+                        object: status_and_headers(&response),
+                        key: "body".to_owned(),
+                        raw,
+                    });
+                }
                 let body = response.body_as(params.response)?;
                 output(&response, body, None)
             }
@@ -71,7 +85,7 @@ impl Module for HttpRequest {
                 output(&paged.last, Json::Array(items), Some(paged.pages))
             }
         };
-        Ok(output)
+        Ok(ModuleOutput::Json(output))
     }
 
     fn retries_itself(&self) -> bool {
@@ -81,15 +95,20 @@ impl Module for HttpRequest {
 
 /// `{status, headers, body, pages?}`, as [`crate::RequestOutput`] describes it.
 fn output(response: &Response, body: Json, pages: Option<u32>) -> Json {
-    let headers = response.headers_object();
-    let mut output = serde_json::Map::with_capacity(4);
-    output.insert("status".to_owned(), Json::from(response.status));
-    output.insert("headers".to_owned(), Json::Object(headers));
+    let mut output = status_and_headers(response);
     output.insert("body".to_owned(), body);
     if let Some(pages) = pages {
         output.insert("pages".to_owned(), Json::from(pages));
     }
     Json::Object(output)
+}
+
+/// The output's first entries, `status` and `headers`, with room for `body` and `pages`.
+fn status_and_headers(response: &Response) -> serde_json::Map<String, Json> {
+    let mut output = serde_json::Map::with_capacity(4);
+    output.insert("status".to_owned(), Json::from(response.status));
+    output.insert("headers".to_owned(), Json::Object(response.headers_object()));
+    output
 }
 
 /// The request the parameters describe.

@@ -61,20 +61,42 @@ impl Response {
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Json::Null);
         }
-        serde_json::from_slice(&self.body).map_err(|error| {
-            let content_type = self.header("content-type").unwrap_or("no content type");
-            ModuleError::new(
-                ErrorKind::Invalid,
-                format!(
-                    "{} {} → {}: expected JSON, got {content_type} ({error}); the body starts: {}",
-                    self.method.as_str(),
-                    self.url,
-                    self.status,
-                    excerpt(&self.body)
-                ),
-            )
-            .with_status(self.status)
-        })
+        serde_json::from_slice(&self.body).map_err(|error| self.not_json(&error))
+    }
+
+    /// The body checked to be JSON, as its text (`None` when empty): [`Response::json`]
+    /// without building the value, for outputs that parse it when first read.
+    pub fn raw_json(&self) -> Result<Option<Box<serde_json::value::RawValue>>, ModuleError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        serde_json::from_slice(&self.body)
+            .map(Some)
+            .map_err(|error| self.not_json(&error))
+    }
+
+    fn not_json(&self, error: &serde_json::Error) -> ModuleError {
+        let content_type = self.header("content-type").unwrap_or("no content type");
+        ModuleError::new(
+            ErrorKind::Invalid,
+            format!(
+                "{} {} → {}: expected JSON, got {content_type} ({error}); the body starts: {}",
+                self.method.as_str(),
+                self.url,
+                self.status,
+                excerpt(&self.body)
+            ),
+        )
+        .with_status(self.status)
+    }
+
+    /// Whether `format` reads this response's body as JSON.
+    pub fn reads_as_json(&self, format: ResponseFormat) -> bool {
+        match format {
+            ResponseFormat::Json => true,
+            ResponseFormat::Auto => self.is_json(),
+            ResponseFormat::Text | ResponseFormat::Bytes => false,
+        }
     }
 
     /// The body as text; bytes that are not UTF-8 are an error.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use flowrun_connect::module::{CallContext, ErrorKind, Module, ModuleError};
+use flowrun_connect::module::{CallContext, ErrorKind, Module, ModuleError, ModuleOutput};
 use serde_json::Value as Json;
 use tokio::sync::Semaphore;
 
@@ -22,7 +22,7 @@ pub(crate) struct CallSettings<'a> {
 
 /// The result of a call and how many attempts it took.
 pub(crate) struct Attempted {
-    pub result: Result<Json, ModuleError>,
+    pub result: Result<ModuleOutput, ModuleError>,
     pub attempts: u32,
 }
 
@@ -90,17 +90,32 @@ pub(crate) async fn call_with_retries(
     }
 }
 
+/// A module's output as a template value: JSON read where it lies, a response body kept as
+/// text until a template reads it.
+pub(crate) fn output_value(output: ModuleOutput) -> flowrun_expr::Value {
+    match output {
+        ModuleOutput::Json(json) => flowrun_expr::from_shared_json(json),
+        ModuleOutput::WithRawJson { object, key, raw } => {
+            let entries = object
+                .into_iter()
+                .map(|(name, value)| (name, flowrun_expr::from_shared_json(value)));
+            let body = std::iter::once((key, flowrun_expr::from_raw_json(raw)));
+            flowrun_expr::Value::from_pairs(entries.chain(body))
+        }
+    }
+}
+
 async fn call_once(
     module: &Arc<dyn Module>,
     params: Json,
     context: &CallContext,
     settings: &CallSettings<'_>,
-) -> Result<Json, ModuleError> {
+) -> Result<ModuleOutput, ModuleError> {
     // One wait on the cancellation for the permit and the call: each wait registers with the
     // token, and this runs for every item of a `for_each`.
     let permitted_call = async {
         let _permit = settings.limiter.acquire().await.map_err(|_| cancelled())?;
-        with_timeout(module.call(context, params), settings.timeout).await
+        with_timeout(module.call_output(context, params), settings.timeout).await
     };
     tokio::select! {
         result = permitted_call => result,
@@ -109,9 +124,9 @@ async fn call_once(
 }
 
 async fn with_timeout(
-    call: impl std::future::Future<Output = Result<Json, ModuleError>>,
+    call: impl std::future::Future<Output = Result<ModuleOutput, ModuleError>>,
     timeout: Option<Duration>,
-) -> Result<Json, ModuleError> {
+) -> Result<ModuleOutput, ModuleError> {
     match timeout {
         None => call.await,
         Some(limit) => tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
@@ -135,4 +150,35 @@ pub(crate) fn show(duration: Duration) -> String {
 
 pub(crate) fn cancelled() -> ModuleError {
     ModuleError::new(ErrorKind::Cancelled, "cancelled: the run is stopping")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use flowrun_connect::module::ModuleOutput;
+    use serde_json::json;
+
+    use super::output_value;
+
+    /// A body kept as text takes its key's place after the others, and reads as JSON.
+    #[test]
+    fn an_output_with_a_raw_body_reads_like_the_whole_json() {
+        let object = json!({ "status": 200, "headers": { "x": "1" } });
+        let serde_json::Value::Object(object) = object else {
+            unreachable!()
+        };
+        let output = ModuleOutput::WithRawJson {
+            object,
+            key: "body".to_owned(),
+            raw: serde_json::from_str(r#"{"a": [1, 2]}"#).unwrap(),
+        };
+        let value = output_value(output);
+        assert_eq!(
+            serde_json::to_string(&flowrun_expr::to_json(&value).unwrap()).unwrap(),
+            r#"{"status":200,"headers":{"x":"1"},"body":{"a":[1,2]}}"#
+        );
+        let a = value.get_attr("body").unwrap().get_attr("a").unwrap();
+        assert_eq!(a.get_item(&1.into()).unwrap().as_i64(), Some(2));
+    }
 }

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::attempt::{CallSettings, call_with_retries};
+use super::attempt::{CallSettings, call_with_retries, output_value};
 use super::outcome::{Event, NotSent};
 use super::record::{self, Outcome};
 use super::{Shared, json_value};
@@ -698,7 +698,7 @@ async fn attempt(
             Attempt {
                 result: attempted
                     .result
-                    .map(flowrun_expr::from_shared_json)
+                    .map(output_value)
                     .map_err(|error| Failure::from_module(error, attempted.attempts)),
                 attempts: attempted.attempts,
                 parameters,
