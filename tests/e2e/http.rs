@@ -260,3 +260,59 @@ fn sixteen_concurrent_steps_after_expiry_share_one_refresh() {
     assert!((1 + 16 + 1..=1 + 16 + 16).contains(&me), "{me} requests to /test/me");
     runtime.block_on(sandbox.shutdown());
 }
+
+/// A response body is kept as text and stored as it came, unless a secret is in it: the
+/// echo sends a secret back (plainly and JSON-escaped) and the stored records hold `***`
+/// instead, while a body without a secret is stored and read as it came.
+#[test]
+fn a_secret_a_response_body_echoes_is_redacted_in_the_record() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let sandbox = runtime.block_on(Sandbox::start(0, SandboxConfig::default())).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "echo.yaml",
+        r#"flow: echo-secret
+steps:
+  - id: plain
+    uses: http.request
+    with: { method: POST, url: "{{ env.SANDBOX_API }}/echo", body: { n: 1 } }
+  - id: leaky
+    uses: http.request
+    for_each: ["{{ secrets.PASSWORD }}", "quote \" {{ secrets.PASSWORD }}"]
+    with: { method: POST, url: "{{ env.SANDBOX_API }}/echo", body: { note: "{{ item }}" } }
+output:
+  n: "{{ steps.plain.output.body.body.n }}"
+  notes: "{{ steps.leaky.output | map(attribute='body') | map(attribute='body') | map(attribute='note') | list }}"
+"#,
+    );
+    let api = sandbox.test_api_url();
+    let run = flowrun(dir.path(), &["run", "echo.yaml", "--format", "json"], &api);
+    let envelope = output_of(&run);
+    assert_eq!(envelope["output"]["n"], 1);
+    assert_eq!(envelope["output"]["notes"], serde_json::json!(["***", "quote \" ***"]));
+    let id = envelope["run_id"].as_str().unwrap();
+    let shown = flowrun(dir.path(), &["runs", "show", id, "--format", "json"], &api);
+    assert_eq!(shown.code, 0, "{}", shown.transcript());
+    assert!(!shown.stdout.contains(PASSWORD), "{}", shown.stdout);
+    let detail: Json = serde_json::from_str(&shown.stdout).unwrap();
+    let steps = detail["steps"].as_array().unwrap();
+    let body_of = |step: &str, item: Option<u64>| {
+        steps
+            .iter()
+            .find(|s| s["step_id"] == step && s["item_index"].as_u64() == item)
+            .map(|s| s["output"]["body"]["body"].clone())
+            .unwrap_or_else(|| panic!("no record of {step} {item:?}: {}", shown.stdout))
+    };
+    assert_eq!(body_of("plain", None), serde_json::json!({ "n": 1 }));
+    assert_eq!(body_of("leaky", Some(0)), serde_json::json!({ "note": "***" }));
+    assert_eq!(body_of("leaky", Some(1)), serde_json::json!({ "note": "quote \" ***" }));
+    for entry in std::fs::read_dir(dir.path().join(".flowrun")).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(PASSWORD),
+            "the secret is in the state store"
+        );
+    }
+    runtime.block_on(sandbox.shutdown());
+}
