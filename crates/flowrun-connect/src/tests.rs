@@ -233,3 +233,36 @@ fn output_headers_join_repeated_names_in_order_and_hide_cookies() {
             .map(|(name, value)| (name.to_owned(), value.to_owned()))
     );
 }
+
+/// A body is kept as text only when parsing it later cannot fail: a number whose range
+/// serde_json checks only when building the value (`1e400`) makes it parsed on arrival, which
+/// fails the step then, as before.
+#[test]
+fn a_body_with_a_number_out_of_range_is_parsed_on_arrival_and_fails() {
+    let response = |body: &str| crate::client::Response {
+        status: 200,
+        headers: reqwest::header::HeaderMap::new(),
+        body: bytes::Bytes::from(body.to_owned()),
+        method: crate::http::Method::Get,
+        url: "https://example.test/".to_owned(),
+    };
+    let long = "9".repeat(400);
+    for body in [r#"{"a": 1e400}"#, "[1.5E-3]", "[2e1]", long.as_str()] {
+        assert!(response(body).raw_json().unwrap().is_none(), "{body}");
+    }
+    let error = response(r#"{"a": 1e400}"#).json().unwrap_err();
+    assert!(error.message.contains("number out of range"), "{}", error.message);
+    for body in [
+        r#"{"id": "3e4f-1e400", "n": -12.5, "s": "\\\"e"}"#,
+        "[0, 1.25]",
+        r#""E""#,
+    ] {
+        let raw = response(body)
+            .raw_json()
+            .unwrap()
+            .unwrap_or_else(|| panic!("kept as text: {body}"));
+        assert_eq!(raw.get(), body);
+    }
+    assert!(response(" ").raw_json().unwrap().is_none());
+    assert!(response("<html>").raw_json().is_err());
+}

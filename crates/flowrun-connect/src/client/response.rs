@@ -64,10 +64,13 @@ impl Response {
         serde_json::from_slice(&self.body).map_err(|error| self.not_json(&error))
     }
 
-    /// The body checked to be JSON, as its text (`None` when empty): [`Response::json`]
-    /// without building the value, for outputs that parse it when first read.
+    /// The body checked to be JSON, as its text: [`Response::json`] without building the
+    /// value, for outputs that parse it when first read. `None` when it is to be parsed now
+    /// with [`Response::json`]: an empty body, or one with a number that may not parse into a
+    /// value though it is valid JSON text (`1e400`), so that such a body fails the step when
+    /// it arrives, as a parsed one does, never later when read.
     pub fn raw_json(&self) -> Result<Option<Box<serde_json::value::RawValue>>, ModuleError> {
-        if self.body.iter().all(u8::is_ascii_whitespace) {
+        if self.body.iter().all(u8::is_ascii_whitespace) || may_hold_out_of_range_number(&self.body) {
             return Ok(None);
         }
         serde_json::from_slice(&self.body)
@@ -173,4 +176,36 @@ fn shown_value<'a>(name: &HeaderName, value: &'a HeaderValue) -> std::borrow::Co
     } else {
         String::from_utf8_lossy(value.as_bytes())
     }
+}
+
+/// Whether a number outside the strings of this text has an exponent or more than 300 digits
+/// in a row: serde_json checks such a number's range only when it builds the value (`1e400` is
+/// valid text, and out of range as an `f64`). Ordinary numbers and any string content pass.
+fn may_hold_out_of_range_number(text: &[u8]) -> bool {
+    let (mut in_string, mut escaped, mut digits) = (false, false, 0usize);
+    for &byte in text {
+        if in_string {
+            match (escaped, byte) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'e' | b'E' => return true,
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits > 300 {
+                    return true;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        digits = 0;
+    }
+    false
 }
