@@ -67,7 +67,7 @@ impl ModuleOutput {
         match self {
             ModuleOutput::Json(json) => json,
             ModuleOutput::WithRawJson { mut object, key, raw } => {
-                // The text was checked to be JSON when it arrived.
+                // The text was checked to parse when it arrived (`Response::raw_json`).
                 let parsed = serde_json::from_str(raw.get()).unwrap_or(Json::Null);
                 object.insert(key, parsed);
                 Json::Object(object)

@@ -235,10 +235,10 @@ fn output_headers_join_repeated_names_in_order_and_hide_cookies() {
 }
 
 /// A body is kept as text only when parsing it later cannot fail: a number whose range
-/// serde_json checks only when building the value (`1e400`) makes it parsed on arrival, which
-/// fails the step then, as before.
+/// serde_json checks only when building the value (`1e400`), or nesting past its depth limit,
+/// makes it parsed on arrival, which fails the step then, as before.
 #[test]
-fn a_body_with_a_number_out_of_range_is_parsed_on_arrival_and_fails() {
+fn a_body_that_may_not_parse_into_a_value_is_parsed_on_arrival_and_fails() {
     let response = |body: &str| crate::client::Response {
         status: 200,
         headers: reqwest::header::HeaderMap::new(),
@@ -247,11 +247,16 @@ fn a_body_with_a_number_out_of_range_is_parsed_on_arrival_and_fails() {
         url: "https://example.test/".to_owned(),
     };
     let long = "9".repeat(400);
-    for body in [r#"{"a": 1e400}"#, "[1.5E-3]", "[2e1]", long.as_str()] {
+    let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+    for body in [r#"{"a": 1e400}"#, "[1.5E-3]", "[2e1]", long.as_str(), deep.as_str()] {
         assert!(response(body).raw_json().unwrap().is_none(), "{body}");
     }
     let error = response(r#"{"a": 1e400}"#).json().unwrap_err();
     assert!(error.message.contains("number out of range"), "{}", error.message);
+    let error = response(&deep).json().unwrap_err();
+    assert!(error.message.contains("recursion limit"), "{}", error.message);
+    let nested = format!("{}{}", "[".repeat(100), "]".repeat(100));
+    assert!(response(&nested).raw_json().unwrap().is_some(), "100 deep parses");
     for body in [
         r#"{"id": "3e4f-1e400", "n": -12.5, "s": "\\\"e"}"#,
         "[0, 1.25]",

@@ -38,7 +38,7 @@ struct Document {
 impl Document {
     fn json(&self) -> &Json {
         self.parsed.get_or_init(|| match &self.raw {
-            // The text was checked to be JSON before it was kept.
+            // The text was checked to parse before it was kept (`from_raw_json`).
             Some(raw) => serde_json::from_str(raw.get()).unwrap_or(Json::Null),
             None => Json::Null,
         })
@@ -66,8 +66,10 @@ pub fn from_shared_json(json: Json) -> Value {
     }
 }
 
-/// JSON text (checked to be JSON, as `Box<RawValue>` is) as a template value that parses it
-/// when a template first reads it. Until then it costs its text, and a step's record writes
+/// JSON text as a template value that parses it when a template first reads it. The text
+/// must parse into a value: valid text can still fail to (`1e400`, nesting past serde_json's
+/// depth limit), and such text reads as null; `flowrun_connect`'s `Response::raw_json` keeps
+/// those for parsing on arrival. Until then it costs its text, and a step's record writes
 /// that text as it is when no secret is in it. Templates see exactly what
 /// [`from_shared_json`] of the parsed text gives.
 pub fn from_raw_json(raw: Box<RawValue>) -> Value {

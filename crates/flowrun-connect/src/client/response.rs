@@ -66,11 +66,11 @@ impl Response {
 
     /// The body checked to be JSON, as its text: [`Response::json`] without building the
     /// value, for outputs that parse it when first read. `None` when it is to be parsed now
-    /// with [`Response::json`]: an empty body, or one with a number that may not parse into a
-    /// value though it is valid JSON text (`1e400`), so that such a body fails the step when
-    /// it arrives, as a parsed one does, never later when read.
+    /// with [`Response::json`]: an empty body, or one that may not parse into a value though
+    /// it is valid JSON text (`1e400`, lists nested 200 deep), so that such a body fails the
+    /// step when it arrives, as a parsed one does, never later when read.
     pub fn raw_json(&self) -> Result<Option<Box<serde_json::value::RawValue>>, ModuleError> {
-        if self.body.iter().all(u8::is_ascii_whitespace) || may_hold_out_of_range_number(&self.body) {
+        if self.body.iter().all(u8::is_ascii_whitespace) || may_not_parse_into_a_value(&self.body) {
             return Ok(None);
         }
         serde_json::from_slice(&self.body)
@@ -178,11 +178,12 @@ fn shown_value<'a>(name: &HeaderName, value: &'a HeaderValue) -> std::borrow::Co
     }
 }
 
-/// Whether a number outside the strings of this text has an exponent or more than 300 digits
-/// in a row: serde_json checks such a number's range only when it builds the value (`1e400` is
-/// valid text, and out of range as an `f64`). Ordinary numbers and any string content pass.
-fn may_hold_out_of_range_number(text: &[u8]) -> bool {
-    let (mut in_string, mut escaped, mut digits) = (false, false, 0usize);
+/// Whether this JSON text may fail to parse into a value though it is valid text: serde_json
+/// checks a number's range (`1e400`) and the nesting depth (128) only when it builds the
+/// value. True for a number with an exponent or more than 300 digits in a row, or lists and
+/// objects nested more than 100 deep, outside strings; ordinary data passes.
+fn may_not_parse_into_a_value(text: &[u8]) -> bool {
+    let (mut in_string, mut escaped, mut digits, mut depth) = (false, false, 0usize, 0usize);
     for &byte in text {
         if in_string {
             match (escaped, byte) {
@@ -196,6 +197,13 @@ fn may_hold_out_of_range_number(text: &[u8]) -> bool {
         match byte {
             b'"' => in_string = true,
             b'e' | b'E' => return true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > 100 {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
             b'0'..=b'9' => {
                 digits += 1;
                 if digits > 300 {
