@@ -239,13 +239,7 @@ fn output_headers_join_repeated_names_in_order_and_hide_cookies() {
 /// makes it parsed on arrival, which fails the step then, as before.
 #[test]
 fn a_body_that_may_not_parse_into_a_value_is_parsed_on_arrival_and_fails() {
-    let response = |body: &str| crate::client::Response {
-        status: 200,
-        headers: reqwest::header::HeaderMap::new(),
-        body: bytes::Bytes::from(body.to_owned()),
-        method: crate::http::Method::Get,
-        url: "https://example.test/".to_owned(),
-    };
+    let response = response_with_body;
     let long = "9".repeat(400);
     let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
     for body in [r#"{"a": 1e400}"#, "[1.5E-3]", "[2e1]", long.as_str(), deep.as_str()] {
@@ -270,4 +264,46 @@ fn a_body_that_may_not_parse_into_a_value_is_parsed_on_arrival_and_fails() {
     }
     assert!(response(" ").raw_json().unwrap().is_none());
     assert!(response("<html>").raw_json().is_err());
+}
+
+/// The body of the proptests below, as a response would carry it.
+fn response_with_body(body: &str) -> crate::client::Response {
+    crate::client::Response {
+        status: 200,
+        headers: reqwest::header::HeaderMap::new(),
+        body: bytes::Bytes::from(body.to_owned()),
+        method: crate::http::Method::Get,
+        url: "https://example.test/".to_owned(),
+    }
+}
+
+/// A body kept as text parses into the value `json()` gives.
+fn check_kept_text_parses(body: &str) -> Result<(), proptest::test_runner::TestCaseError> {
+    let response = response_with_body(body);
+    if let Ok(Some(raw)) = response.raw_json() {
+        let parsed: Result<Value, _> = serde_json::from_str(raw.get());
+        proptest::prop_assert!(parsed.is_ok(), "kept as text but does not parse: {body}");
+        proptest::prop_assert_eq!(parsed.ok(), response.json().ok());
+    }
+    Ok(())
+}
+
+proptest::proptest! {
+    /// Whatever a body holds, reading it does not panic, and a body kept as text parses.
+    #[test]
+    fn any_body_kept_as_text_parses(body in proptest::prop_oneof!["[\\[\\]{}\"\\\\:,0-9eE.+ -]{0,60}", "\\PC{0,40}"]) {
+        check_kept_text_parses(&body)?;
+    }
+
+    /// Valid JSON of numbers with and without exponents (some out of range), nested lists
+    /// and strings with escapes: kept as text only when it parses, to the same value.
+    #[test]
+    fn json_kept_as_text_parses_to_what_json_gives(
+        depth in 0usize..140,
+        text in "[a-z 0-9eE]{0,6}(\\\\\"|\\\\n)?",
+        number in "-?[0-9]{1,4}(\\.[0-9]{1,3})?([eE][+-]?[0-9]{1,3})?",
+    ) {
+        let body = format!(r#"{}{{"s": "{text}", "n": {number}}}{}"#, "[".repeat(depth), "]".repeat(depth));
+        check_kept_text_parses(&body)?;
+    }
 }
