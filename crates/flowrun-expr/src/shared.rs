@@ -37,12 +37,14 @@ struct Document {
 
 impl Document {
     fn json(&self) -> &Json {
-        self.parsed.get_or_init(|| match &self.raw {
-            // The text was checked to parse before it was kept (`from_raw_json`).
-            Some(raw) => serde_json::from_str(raw.get()).unwrap_or(Json::Null),
-            None => Json::Null,
-        })
+        self.parsed
+            .get_or_init(|| self.raw.as_deref().map_or(Json::Null, parse))
     }
+}
+
+/// The value of text [`from_raw_json`] was given, which must parse (null if it does not).
+fn parse(raw: &RawValue) -> Json {
+    serde_json::from_str(raw.get()).unwrap_or(Json::Null)
 }
 
 #[derive(Debug, Clone)]
@@ -77,7 +79,7 @@ pub fn from_raw_json(raw: Box<RawValue>) -> Value {
         Some(b'[') => true,
         Some(b'{') => false,
         // A scalar is built at once: there is nothing to save.
-        _ => return from_shared_json(serde_json::from_str(raw.get()).unwrap_or(Json::Null)),
+        _ => return from_shared_json(parse(&raw)),
     };
     Value::from_object(JsonNode {
         root: Arc::new(Document {
