@@ -42,7 +42,7 @@ fn step(run_id: &str, step_id: &str, status: StepStatus, millis: u64) -> StepRec
         item_key: None,
         status,
         attempts: u32::from(status != StepStatus::Skipped && status != StepStatus::Cancelled),
-        parameters: Some(json!({"url": "https://api.example.com", "token": "***"})),
+        parameters: Some(json!({"url": "https://api.example.com", "token": "***"}).into()),
         output: None,
         error: None,
         started_at: None,

@@ -105,6 +105,33 @@ fn a_secret_is_found_under_keys_with_slashes_and_tildes_and_in_lists() {
 }
 
 #[test]
+fn rendered_values_write_themselves_redacted_and_stay_whole() {
+    let with = json!({ "a/b~c": ["{{ secrets.TOKEN }}-x", "plain"], "n": "{{ inputs.n }}", "note": "s3cr3t-canary" });
+    let mut rendered = CompiledValue::compile(&with).unwrap().render(&scope()).unwrap();
+    let before = rendered.value.clone();
+    let redactor = crate::Redactor::new(&[Secret::new("s3cr3t-canary")]);
+    let mut written = Vec::new();
+    rendered.write_redacted(&redactor, &mut written).unwrap();
+    assert_eq!(
+        String::from_utf8(written).unwrap(),
+        serde_json::to_string(&redactor.redact_json(&rendered.redacted())).unwrap()
+    );
+    assert_eq!(
+        rendered.value, before,
+        "the value goes to the module as it was rendered"
+    );
+    // The whole value from a secret.
+    let mut whole = CompiledValue::compile(&json!("{{ secrets.TOKEN }}"))
+        .unwrap()
+        .render(&scope())
+        .unwrap();
+    let mut written = Vec::new();
+    whole.write_redacted(&redactor, &mut written).unwrap();
+    assert_eq!(written, b"\"***\"");
+    assert_eq!(whole.value, json!("s3cr3t-canary"));
+}
+
+#[test]
 fn a_value_with_no_json_form_is_not_written_and_the_error_names_where() {
     let redactor = crate::Redactor::new(&[]);
     for source in ["{{ [1, {'a': [0, undefined_name]}] }}", "{{ {'f': range} }}"] {
@@ -318,6 +345,25 @@ proptest::proptest! {
             crate::write_json_redacted(value, &redactor, &mut written).unwrap();
             proptest::prop_assert_eq!(String::from_utf8(written).unwrap(), expected);
         }
+    }
+
+    #[test]
+    fn rendered_values_written_redacted_are_their_redacted_copies_written_out(
+        json in json_with("[a-d/~]{1,3}"),
+        marked in proptest::collection::vec(proptest::collection::vec("[a-d/~]{1,3}|[0-3]", 0..3), 0..4),
+    ) {
+        // Secret paths anywhere: nested in each other, missing, repeated.
+        let secret_paths = marked
+            .iter()
+            .map(|path| path.iter().map(|part| format!("/{}", part.replace('~', "~0").replace('/', "~1"))).collect())
+            .collect();
+        let mut rendered = crate::Rendered { value: json.clone(), secret_paths };
+        let redactor = crate::Redactor::new(&[Secret::new("b/~a")]);
+        let expected = serde_json::to_string(&redactor.redact_json(&rendered.redacted())).unwrap();
+        let mut written = Vec::new();
+        rendered.write_redacted(&redactor, &mut written).unwrap();
+        proptest::prop_assert_eq!(String::from_utf8(written).unwrap(), expected);
+        proptest::prop_assert_eq!(rendered.value, json);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use serde_json::Value as Json;
 
 use crate::error::{CompileError, EvalError};
 use crate::scope::Scope;
-use crate::secret::REDACTED;
+use crate::secret::{REDACTED, Redacting, Redactor};
 use crate::template::Template;
 
 /// A compiled value tree.
@@ -41,6 +41,38 @@ impl Rendered {
             }
         }
         value
+    }
+
+    /// Writes [`Rendered::redacted`] as JSON text, every string and key also passed through
+    /// `redactor`: the text of `redactor.redact_json(&self.redacted())`, without copying the
+    /// value. A step's parameters can be thousands of rows on their way to a module; their
+    /// record is written from them in one pass before they go. The places built from a secret
+    /// hold `***` only while it writes.
+    pub fn write_redacted(&mut self, redactor: &Redactor, out: impl std::io::Write) -> serde_json::Result<()> {
+        if self.secret_paths.iter().any(String::is_empty) {
+            return serde_json::to_writer(out, REDACTED);
+        }
+        let mut swapped = Vec::with_capacity(self.secret_paths.len());
+        for path in &self.secret_paths {
+            if let Some(slot) = self.value.pointer_mut(path) {
+                swapped.push((path, std::mem::replace(slot, Json::String(REDACTED.to_owned()))));
+            }
+        }
+        let written = serde_json::to_writer(
+            out,
+            &Redacting {
+                json: &self.value,
+                redactor,
+            },
+        );
+        // Back in reverse: a path under one swapped before it is found again only once the
+        // outer value is back.
+        for (path, original) in swapped.into_iter().rev() {
+            if let Some(slot) = self.value.pointer_mut(path) {
+                *slot = original;
+            }
+        }
+        written
     }
 }
 

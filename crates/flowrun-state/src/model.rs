@@ -337,8 +337,9 @@ pub struct StepRecord {
     pub status: StepStatus,
     /// Attempts made, retries included (0 for a skipped step).
     pub attempts: u32,
-    /// The rendered `with:` parameters, secrets redacted.
-    pub parameters: Option<Value>,
+    /// The rendered `with:` parameters, secrets redacted. The engine hands them over as JSON
+    /// text written before the module call (which takes the value itself).
+    pub parameters: Option<crate::Payload>,
     pub output: Option<crate::Payload>,
     pub error: Option<Value>,
     pub started_at: Option<Timestamp>,

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use flowrun_expr::{Redactor, Value};
+use flowrun_expr::{Redactor, Rendered, Value};
 use flowrun_state::{JsonOut, NewIncomplete, Payload, StepRecord, StepStatus, WriteJson};
 use serde_json::Value as Json;
 
@@ -17,7 +17,8 @@ pub(crate) struct Outcome {
     pub item_key: Option<String>,
     pub status: StepStatus,
     pub attempts: u32,
-    pub parameters: Option<Json>,
+    /// The rendered `with:`, already redacted (see [`parameters`]).
+    pub parameters: Option<Payload>,
     /// The step's or item's output as the run holds it: written into the record redacted.
     pub output: Option<Value>,
     pub error: Option<Json>,
@@ -42,7 +43,7 @@ pub(crate) async fn record(shared: &Shared, result: Outcome) -> Result<(), Strin
         item_key: result.item_key,
         status: result.status,
         attempts: result.attempts,
-        parameters: result.parameters.map(redact),
+        parameters: result.parameters,
         output: result.output.map(|output| written_redacted(shared, output)),
         error: result.error.map(redact),
         started_at: result.started_at,
@@ -53,6 +54,28 @@ pub(crate) async fn record(shared: &Shared, result: Outcome) -> Result<(), Strin
         .record_step(record)
         .await
         .map_err(|error| format!("the result could not be stored: {error}"))
+}
+
+/// A module step's rendered `with:` as its record stores it: JSON text, secrets as `***` and
+/// redacted, written now because the value itself goes to the module. Writing the text costs
+/// what storing it would; copying the value first (thousands of rows, for a `sql.upsert`)
+/// would cost that again.
+pub(crate) fn parameters(shared: &Shared, rendered: &mut Rendered) -> Payload {
+    let mut text = Vec::new();
+    match rendered.write_redacted(&shared.redactor, &mut text) {
+        Ok(()) => Payload::Written(Arc::new(JsonText(text))),
+        // Not reached: a JSON value always writes, and a Vec takes any write.
+        Err(error) => Payload::Value(serde_json::json!({ "$unwritable": error.to_string() })),
+    }
+}
+
+/// JSON text written before it is stored.
+struct JsonText(Vec<u8>);
+
+impl WriteJson for JsonText {
+    fn write_json(&self, out: &mut JsonOut) -> serde_json::Result<()> {
+        std::io::Write::write_all(out, &self.0).map_err(serde_json::Error::io)
+    }
 }
 
 /// An output as its record stores it: written out as JSON text, redacted, as it is stored.

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use flowrun_connect::module::{CallContext, Connection, ErrorKind, ModuleError};
 use flowrun_expr::{Scope, Value};
-use flowrun_state::StepStatus;
+use flowrun_state::{Payload, StepStatus};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use indexmap::IndexMap;
 use serde_json::{Value as Json, json};
@@ -46,7 +46,7 @@ pub(crate) struct StepResult {
     pub items: Option<IndexMap<String, usize>>,
     pub duration: Duration,
     /// The rendered `with:` of a step without `for_each` (secrets as `***`), for its record.
-    pub parameters_for_record: Option<Json>,
+    pub parameters_for_record: Option<Payload>,
 }
 
 impl StepResult {
@@ -127,8 +127,8 @@ impl Failure {
 struct Attempt {
     result: Result<Value, Failure>,
     attempts: u32,
-    /// The rendered `with:`, secrets as `***`.
-    parameters: Option<Json>,
+    /// The rendered `with:` as its record keeps it (secrets as `***`).
+    parameters: Option<Payload>,
 }
 
 /// Runs the step at `index` to its end and stores its result.
@@ -615,7 +615,7 @@ async fn attempt(
             kind,
             uses,
         } => {
-            let rendered = match params.render(scope) {
+            let mut rendered = match params.render(scope) {
                 Ok(rendered) => rendered,
                 Err(e) => {
                     return Attempt {
@@ -625,8 +625,11 @@ async fn attempt(
                     };
                 }
             };
-            // For the step's record only: not built when nothing is recorded.
-            let parameters = shared.store.is_some().then(|| rendered.redacted());
+            // For the step's record only: not written when nothing is recorded.
+            let parameters = shared
+                .store
+                .is_some()
+                .then(|| record::parameters(shared, &mut rendered));
             if let Some(not_sent) = &shared.not_sent
                 && !kind.is_some_and(|kind| kind.is_read_only())
             {

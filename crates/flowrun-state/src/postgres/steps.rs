@@ -60,7 +60,7 @@ impl StepRow {
                 .parse()
                 .map_err(|error| StateError::corrupt("step status", error))?,
             attempts: u32_from_sql("step attempts", self.attempts)?,
-            parameters: value("step parameters", self.parameters)?,
+            parameters: value("step parameters", self.parameters)?.map(crate::Payload::Value),
             output: value("step output", self.output)?.map(crate::Payload::Value),
             error: value("step error", self.error)?,
             started_at: timestamp_opt(self.started_at),

@@ -317,7 +317,7 @@ fn step(run_id: &str, step_id: &str, item_index: Option<u64>, output: Value) -> 
         item_key: item_index.map(|index| format!("order-{index}")),
         status: StepStatus::Success,
         attempts: 1,
-        parameters: Some(json!({"url": "https://example.test/orders", "token": "***"})),
+        parameters: Some(json!({"url": "https://example.test/orders", "token": "***"}).into()),
         output: Some(output.into()),
         error: None,
         started_at: Some(jiff::Timestamp::from_millisecond(1_700_000_000_000).unwrap()),
