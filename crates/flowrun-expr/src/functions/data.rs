@@ -218,7 +218,7 @@ fn if_empty(value: &Value, fallback: &Value) -> Value {
 /// `merge(a, b, …)`: one map with the keys of all; a later map's value wins, a key keeps
 /// the place where it first appears. None arguments are skipped.
 fn merge(maps: Rest<Value>) -> Result<Value, Error> {
-    let mut out: IndexMap<Value, Value> = IndexMap::new();
+    let mut out: IndexMap<Value, Value> = IndexMap::with_capacity(maps.first().and_then(Value::len).unwrap_or(0) + 1);
     for (position, map) in maps.iter().enumerate() {
         if map.is_none() {
             continue;
@@ -228,7 +228,8 @@ fn merge(maps: Rest<Value>) -> Result<Value, Error> {
             out.insert(key, value);
         }
     }
-    Ok(Value::from_pairs(out))
+    // The map itself is the value's object: `from_pairs` would hash every key again.
+    Ok(Value::from_object(out))
 }
 
 /// `to_number(value, decimal=".")`: a number from a string (`" 42 "` → 42, `"3.5"` → 3.5,
