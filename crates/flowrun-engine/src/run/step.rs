@@ -337,6 +337,10 @@ async fn for_each(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cance
     for _ in 0..step.concurrency.min(count) {
         let (shared, scope, queue) = (shared.clone(), scope.clone(), queue.clone());
         let (first_failure, token, step_index) = (first_failure.clone(), item_cancel.clone(), step.index);
+        // The worker's items wait on a token of its own, cancelled with the step's: every
+        // wait on a token takes that token's lock, and 32 workers each waiting several times
+        // per item on one shared token spent more time queueing for its lock than waiting.
+        let worker_cancel = token.child_token();
         workers.spawn(async move {
             let mut ends = Vec::new();
             // Items whose call ended and whose record is being committed: the worker takes
@@ -353,7 +357,7 @@ async fn for_each(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cance
                     token.cancel();
                 }
             };
-            while !token.is_cancelled() {
+            while !worker_cancel.is_cancelled() {
                 let Some((position, item)) = queue.lock().ok().and_then(|mut queue| queue.next()) else {
                     break;
                 };
@@ -379,7 +383,7 @@ async fn for_each(shared: &Arc<Shared>, step: &PlannedStep, scope: &Scope, cance
                     step_index,
                     scope.with_item(item, position),
                     (position, record_index),
-                    &token,
+                    &worker_cancel,
                 )
                 .instrument(span.clone());
                 tokio::pin!(call);
