@@ -38,7 +38,7 @@ pub use secret_sources::{SecretsError, SecretsFile, resolve_secrets};
 pub use shared::{from_raw_json, from_shared_json};
 pub use template::{Expression, Template};
 pub use value_tree::{CompiledValue, Rendered, TreeCompileError};
-pub use write::write_json_redacted;
+pub use write::{ReadBack, write_json_redacted, write_json_redacted_searched};
 
 #[cfg(test)]
 mod tests;

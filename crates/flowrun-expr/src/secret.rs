@@ -63,6 +63,9 @@ impl serde::Serialize for Secret {
 pub struct Redactor {
     /// `None` when there is nothing to search for.
     matcher: Option<Arc<AhoCorasick>>,
+    /// No secret form holds a character JSON text escapes (`"`, `\\`, control characters):
+    /// each then stands in JSON text exactly as in the string that holds it.
+    verbatim_in_json: bool,
 }
 
 impl fmt::Debug for Redactor {
@@ -92,6 +95,9 @@ impl Redactor {
         }
         patterns.sort();
         patterns.dedup();
+        let verbatim_in_json = !patterns
+            .iter()
+            .any(|pattern| pattern.bytes().any(|byte| byte == b'"' || byte == b'\\' || byte < 0x20));
         let matcher = (!patterns.is_empty()).then(|| {
             // Leftmost-longest: a secret's base64 that contains another secret's value is
             // replaced whole.
@@ -101,7 +107,10 @@ impl Redactor {
                 .expect("literal patterns of bounded count always build");
             Arc::new(matcher)
         });
-        Redactor { matcher }
+        Redactor {
+            matcher,
+            verbatim_in_json,
+        }
     }
 
     /// True when this redactor knows no secret.
@@ -112,6 +121,19 @@ impl Redactor {
     /// Whether a secret form is anywhere in `text`.
     pub fn finds(&self, text: &str) -> bool {
         self.matcher.as_ref().is_some_and(|matcher| matcher.is_match(text))
+    }
+
+    /// Whether a secret form is anywhere in `bytes`.
+    pub fn finds_bytes(&self, bytes: &[u8]) -> bool {
+        self.matcher.as_ref().is_some_and(|matcher| matcher.is_match(bytes))
+    }
+
+    /// True when a JSON text holds a secret in one of its strings or keys only if
+    /// [`Redactor::finds_bytes`] finds one in the text: no secret form has a character JSON
+    /// escapes. Then a value written as it is and searched once is redacted already when
+    /// nothing is found, which costs far less than redacting each of its strings.
+    pub fn searches_json_text(&self) -> bool {
+        self.matcher.is_some() && self.verbatim_in_json
     }
 
     /// The text with every secret form replaced by `***`.

@@ -47,8 +47,10 @@ impl Rendered {
     /// `redactor`: the text of `redactor.redact_json(&self.redacted())`, without copying the
     /// value. A step's parameters can be thousands of rows on their way to a module; their
     /// record is written from them in one pass before they go. The places built from a secret
-    /// hold `***` only while it writes.
-    pub fn write_redacted(&mut self, redactor: &Redactor, out: impl std::io::Write) -> serde_json::Result<()> {
+    /// hold `***` only while it writes. Like [`crate::write_json_redacted_searched`], it writes
+    /// the text as it is and searches it once when it can, string by string only when a secret
+    /// is found.
+    pub fn write_redacted(&mut self, redactor: &Redactor, out: &mut Vec<u8>) -> serde_json::Result<()> {
         if self.secret_paths.iter().any(String::is_empty) {
             return serde_json::to_writer(out, REDACTED);
         }
@@ -58,13 +60,22 @@ impl Rendered {
                 swapped.push((path, std::mem::replace(slot, Json::String(REDACTED.to_owned()))));
             }
         }
-        let written = serde_json::to_writer(
-            out,
-            &Redacting {
-                json: &self.value,
-                redactor,
-            },
-        );
+        let start = out.len();
+        let clean = redactor.searches_json_text()
+            && serde_json::to_writer(&mut *out, &self.value).is_ok()
+            && !redactor.finds_bytes(&out[start..]);
+        let written = if clean {
+            Ok(())
+        } else {
+            out.truncate(start);
+            serde_json::to_writer(
+                &mut *out,
+                &Redacting {
+                    json: &self.value,
+                    redactor,
+                },
+            )
+        };
         // Back in reverse: a path under one swapped before it is found again only once the
         // outer value is back.
         for (path, original) in swapped.into_iter().rev() {

@@ -32,6 +32,50 @@ pub fn write_json_redacted(value: &Value, redactor: &Redactor, out: impl Write) 
     )
 }
 
+/// A writer whose text so far can be read back and cut short: what
+/// [`write_json_redacted_searched`] needs.
+pub trait ReadBack: Write {
+    /// Everything written so far; `None` when the writer keeps nothing (one that only counts).
+    fn written(&self) -> Option<&[u8]>;
+    /// Drops what was written after the first `len` bytes.
+    fn truncate(&mut self, len: usize);
+}
+
+impl ReadBack for Vec<u8> {
+    fn written(&self) -> Option<&[u8]> {
+        Some(self)
+    }
+
+    fn truncate(&mut self, len: usize) {
+        Vec::truncate(self, len);
+    }
+}
+
+/// [`write_json_redacted`], most often with one search for secrets instead of one per string:
+/// when [`Redactor::searches_json_text`], the value is written as it is and the text searched
+/// once; only when a secret is found there is it written again, string by string. Thousands of
+/// records with no secret in them (the usual output) cost one fast scan. The text is the same
+/// either way.
+pub fn write_json_redacted_searched<W: ReadBack>(
+    value: &Value,
+    redactor: &Redactor,
+    out: &mut W,
+) -> serde_json::Result<()> {
+    if redactor.searches_json_text()
+        && let Some(start) = out.written().map(<[u8]>::len)
+    {
+        // A write that fails (past the writer's limit, or a value with no JSON form) is
+        // written again redacted, which fails the same way, or fits once secrets are `***`.
+        if write_json_redacted(value, &Redactor::default(), &mut *out).is_ok()
+            && out.written().is_some_and(|text| !redactor.finds_bytes(&text[start..]))
+        {
+            return Ok(());
+        }
+        out.truncate(start);
+    }
+    write_json_redacted(value, redactor, out)
+}
+
 struct Writing<'a> {
     value: &'a Value,
     redactor: &'a Redactor,

@@ -339,6 +339,19 @@ impl JsonOut {
     }
 }
 
+impl JsonOut {
+    /// The text written so far; `None` when only counting.
+    pub fn written(&self) -> Option<&[u8]> {
+        (!self.counting).then_some(self.buf.as_slice())
+    }
+
+    /// Drops what was written after the first `len` bytes (a writer that only counts keeps
+    /// its count).
+    pub fn truncate(&mut self, len: usize) {
+        self.buf.truncate(len);
+    }
+}
+
 impl Write for JsonOut {
     #[inline]
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {

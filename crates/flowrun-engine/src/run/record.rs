@@ -97,7 +97,34 @@ struct RedactedOutput {
 
 impl WriteJson for RedactedOutput {
     fn write_json(&self, out: &mut JsonOut) -> serde_json::Result<()> {
-        flowrun_expr::write_json_redacted(&self.value, &self.redactor, out)
+        flowrun_expr::write_json_redacted_searched(&self.value, &self.redactor, &mut StoreOut(out))
+    }
+}
+
+/// The store's writer, read back by [`flowrun_expr::write_json_redacted_searched`].
+struct StoreOut<'a>(&'a mut JsonOut);
+
+impl std::io::Write for StoreOut<'_> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0.write(data)
+    }
+
+    fn write_all(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.0.write_all(data)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl flowrun_expr::ReadBack for StoreOut<'_> {
+    fn written(&self) -> Option<&[u8]> {
+        self.0.written()
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.0.truncate(len);
     }
 }
 
