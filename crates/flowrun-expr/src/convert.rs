@@ -62,6 +62,20 @@ fn convert(value: &Value, path: &mut String) -> Result<Json, EvalError> {
             }
             Json::Array(out)
         }
+        ValueKind::Map if let Some(entries) = value.downcast_object_ref::<indexmap::IndexMap<Value, Value>>() => {
+            // A map a template or a transform built: its entries in order, each value where
+            // it is (no lookup by key).
+            let mut out = serde_json::Map::with_capacity(entries.len());
+            for (key, item) in entries {
+                let name = key_name(key);
+                let mark = path.len();
+                push_key(path, &name);
+                let converted = convert(item, path)?;
+                path.truncate(mark);
+                out.insert(name, converted);
+            }
+            Json::Object(out)
+        }
         ValueKind::Map => {
             let keys = value
                 .try_iter()

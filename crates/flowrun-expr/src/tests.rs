@@ -132,6 +132,31 @@ fn rendered_values_write_themselves_redacted_and_stay_whole() {
 }
 
 #[test]
+fn maps_built_by_templates_convert_and_write_in_order_with_any_key() {
+    let value = Template::compile("{{ {'z': 1, 2: 'two', 'a': {'b': [true, none]}} }}")
+        .unwrap()
+        .eval(&scope())
+        .unwrap();
+    let expected = json!({ "z": 1, "2": "two", "a": { "b": [true, null] } });
+    assert_eq!(crate::to_json(&value).unwrap(), expected);
+    let mut written = Vec::new();
+    crate::write_json_redacted(&value, &crate::Redactor::new(&[]), &mut written).unwrap();
+    assert_eq!(
+        String::from_utf8(written).unwrap(),
+        r#"{"z":1,"2":"two","a":{"b":[true,null]}}"#
+    );
+    // An undefined value inside is named by its path.
+    let broken = Template::compile("{{ {'a': {'b': nothing}} }}")
+        .unwrap()
+        .eval(&scope())
+        .unwrap();
+    assert_eq!(
+        crate::to_json(&broken).unwrap_err().message,
+        "the value at `$.a.b` is undefined"
+    );
+}
+
+#[test]
 fn a_value_with_no_json_form_is_not_written_and_the_error_names_where() {
     let redactor = crate::Redactor::new(&[]);
     for source in ["{{ [1, {'a': [0, undefined_name]}] }}", "{{ {'f': range} }}"] {
@@ -331,6 +356,9 @@ proptest::proptest! {
         let built = from_json(&json);
         let shared = crate::from_shared_json(json.clone());
         let mixed = crate::Value::from(vec![built.clone(), shared.clone()]);
+        // Converted back, each is the JSON it came from.
+        proptest::prop_assert_eq!(crate::to_json(&built).unwrap(), json.clone());
+        proptest::prop_assert_eq!(crate::to_json(&mixed).unwrap(), json!([json.clone(), json.clone()]));
         let raw = |json: &serde_json::Value| crate::from_raw_json(serde_json::value::to_raw_value(json).unwrap());
         let (with_secret, plain) = (raw(&json), raw(&json["j"]));
         let plain_expected = serde_json::to_string(&redactor.redact_json(&json["j"])).unwrap();

@@ -6,6 +6,7 @@
 //! one with no JSON form is an error naming its path. Shared JSON (a module's output, or a part
 //! of it) is written where it lies.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::io::Write;
 
@@ -134,6 +135,19 @@ impl Serialize for Writing<'_> {
                     self.path.borrow_mut().truncate(mark);
                 }
                 seq.end()
+            }
+            ValueKind::Map if let Some(entries) = value.downcast_object_ref::<indexmap::IndexMap<Value, Value>>() => {
+                // A map a template or a transform built: its entries in order, each value
+                // where it is (no lookup by key).
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for (key, item) in entries {
+                    let name = key.as_str().map_or_else(|| Cow::Owned(key.to_string()), Cow::Borrowed);
+                    let mark = self.path.borrow().len();
+                    push_key(&mut self.path.borrow_mut(), &name);
+                    map.serialize_entry(&*redactor.redact(&name), &self.at(item))?;
+                    self.path.borrow_mut().truncate(mark);
+                }
+                map.end()
             }
             ValueKind::Map => {
                 let keys = value
