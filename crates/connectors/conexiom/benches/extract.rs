@@ -25,7 +25,8 @@
 //! run concurrently (`concurrency: 8`), so busy time adds up to more than the wall time; the
 //! engine's share is the wall-time one. The in-process simulator answers in well under a
 //! millisecond, so the real runs are repeated with `FLOWRUN_BENCH_LATENCY_MS` (default 20) added
-//! to every Conexiom request, as an API over a network takes; both shares are printed.
+//! to every Conexiom request, as an API over a network takes; both shares are printed. Last,
+//! each step's time in the last engine-only round: where the engine's own time goes.
 //!
 //! The simulator runs in this process, on the same tokio runtime: its work is part of the HTTP
 //! time, as a remote server's latency would be.
@@ -350,10 +351,15 @@ fn summary() {
     if rounds == 0 {
         return;
     }
+    // The steps of the last engine-only round, for their durations.
+    let steps = std::cell::RefCell::new(IndexMap::new());
     let time = |mode| {
         let answers = (mode == Mode::EngineOnly).then(|| answers(env));
         let started = Instant::now();
-        let (_, busy) = env.runtime.block_on(first_load(env, mode, answers));
+        let (outcome, busy) = env.runtime.block_on(first_load(env, mode, answers));
+        if mode == Mode::EngineOnly {
+            *steps.borrow_mut() = outcome.steps;
+        }
         (started.elapsed(), busy)
     };
     let (mut real, mut engine_only) = (Vec::new(), Vec::new());
@@ -426,5 +432,16 @@ fn summary() {
         docs / distant.as_secs_f64(),
         share(distant),
         busy(median_f(&mut distant_http), median_f(&mut distant_sql))
+    );
+    // Steps run concurrently, so these add up to more than the run: they show which steps
+    // hold up the ones after them.
+    let steps: Vec<String> = steps
+        .borrow()
+        .iter()
+        .map(|(id, step)| format!("{id} {}", step.duration.as_millis()))
+        .collect();
+    println!(
+        "  engine only, each step's time in ms (last round): {}",
+        steps.join(", ")
     );
 }
