@@ -233,6 +233,10 @@ impl serde::Serialize for Redacting<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
         let redactor = self.redactor;
+        if redactor.is_empty() {
+            // Nothing to search for (a first pass written as it is, or no secrets loaded).
+            return self.json.serialize(serializer);
+        }
         match self.json {
             Json::String(text) => serializer.serialize_str(&redactor.redact(text)),
             Json::Array(items) => {
