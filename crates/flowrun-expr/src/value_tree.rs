@@ -60,22 +60,10 @@ impl Rendered {
                 swapped.push((path, std::mem::replace(slot, Json::String(REDACTED.to_owned()))));
             }
         }
-        let start = out.len();
-        let clean = redactor.searches_json_text()
-            && serde_json::to_writer(&mut *out, &self.value).is_ok()
-            && !redactor.finds_bytes(&out[start..]);
-        let written = if clean {
-            Ok(())
-        } else {
-            out.truncate(start);
-            serde_json::to_writer(
-                &mut *out,
-                &Redacting {
-                    json: &self.value,
-                    redactor,
-                },
-            )
-        };
+        let json = &self.value;
+        let written = crate::write::write_searched(redactor, out, |redactor, out| {
+            serde_json::to_writer(out, &Redacting { json, redactor })
+        });
         // Back in reverse: a path under one swapped before it is found again only once the
         // outer value is back.
         for (path, original) in swapped.into_iter().rev() {

@@ -62,19 +62,29 @@ pub fn write_json_redacted_searched<W: ReadBack>(
     redactor: &Redactor,
     out: &mut W,
 ) -> serde_json::Result<()> {
+    write_searched(redactor, out, |redactor, out| write_json_redacted(value, redactor, out))
+}
+
+/// Calls `write` with no redactor, searches what it wrote once, and calls it again with
+/// `redactor` only when a secret is there (or cannot be searched for in JSON text).
+pub(crate) fn write_searched<W: ReadBack>(
+    redactor: &Redactor,
+    out: &mut W,
+    write: impl Fn(&Redactor, &mut W) -> serde_json::Result<()>,
+) -> serde_json::Result<()> {
     if redactor.searches_json_text()
         && let Some(start) = out.written().map(<[u8]>::len)
     {
         // A write that fails (past the writer's limit, or a value with no JSON form) is
         // written again redacted, which fails the same way, or fits once secrets are `***`.
-        if write_json_redacted(value, &Redactor::default(), &mut *out).is_ok()
+        if write(&Redactor::default(), out).is_ok()
             && out.written().is_some_and(|text| !redactor.finds_bytes(&text[start..]))
         {
             return Ok(());
         }
         out.truncate(start);
     }
-    write_json_redacted(value, redactor, out)
+    write(redactor, out)
 }
 
 struct Writing<'a> {
